@@ -1,0 +1,196 @@
+"""Frozen values that cross stage boundaries.
+
+Stages (ingest -> store -> detect -> compose -> deliver -> track) never pass ORM rows or
+dict bags to each other; they pass these. Everything here is immutable and free of I/O,
+so any stage can be tested on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+
+class Channel(StrEnum):
+    """A way to reach a customer. The value is the channel's short ``kind``."""
+
+    EMAIL = "email"
+    SMS = "sms"
+    PUSH = "push"
+
+
+class Purpose(StrEnum):
+    """Why we write: it decides what consent a message needs.
+
+    Transactional messages (about an order the customer placed) need no opt-in;
+    marketing messages (an abandoned cart, a satisfaction survey) do.
+    """
+
+    TRANSACTIONAL = "transactional"
+    MARKETING = "marketing"
+
+
+@dataclass(frozen=True)
+class EmailMessage:
+    """A fully rendered email, ready for any email transport."""
+
+    to: str
+    subject: str
+    text: str
+    html: str
+    preheader: str = ""
+    from_addr: str = ""
+    reply_to: str = ""
+    headers: tuple[tuple[str, str], ...] = ()
+
+    channel: Channel = field(default=Channel.EMAIL, init=False)
+
+
+@dataclass(frozen=True)
+class SmsMessage:
+    """A rendered SMS; ``encoding`` is ``GSM-7`` or ``UCS-2``, ``segments`` its count."""
+
+    to: str
+    body: str
+    encoding: str = "GSM-7"
+    segments: int = 1
+
+    channel: Channel = field(default=Channel.SMS, init=False)
+
+
+@dataclass(frozen=True)
+class PushSubscription:
+    """Where a push message goes: a Web Push subscription or an FCM device token."""
+
+    endpoint: str = ""
+    p256dh: str = ""
+    auth: str = ""
+    fcm_token: str = ""
+
+
+@dataclass(frozen=True)
+class PushMessage:
+    """A rendered push notification."""
+
+    to: PushSubscription
+    title: str
+    body: str
+    url: str = ""
+
+    channel: Channel = field(default=Channel.PUSH, init=False)
+
+
+Message = EmailMessage | SmsMessage | PushMessage
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message on its way out, with the key that makes a send at most once.
+
+    ``idempotency_key`` is the notification's natural key (rule, step, entity, channel);
+    channels hand it to providers that accept one.
+    """
+
+    idempotency_key: str
+    message: Message
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What a provider answered when it accepted a message."""
+
+    provider_id: str
+    status: str = "sent"
+    detail: str = ""
+
+
+# --- Snapshots: what detection evaluates and templates render -------------------------
+#
+# Store rows are turned into these frozen snapshots once per tick; rules' ``when``
+# expressions and templates both see the same fields, so an operator's condition and a
+# marketer's template speak one vocabulary.
+
+
+@dataclass(frozen=True)
+class LineItem:
+    name: str
+    quantity: int = 1
+    price: Decimal = Decimal(0)
+    sku: str = ""
+    url: str = ""
+    image_url: str = ""
+
+
+@dataclass(frozen=True)
+class CustomerSnapshot:
+    id: int
+    email: str | None = None
+    phone: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    salutation: str | None = None  # "mr", "mrs", "ms" (Pan / Pani)
+    gender: str | None = None  # "female", "male"
+    locale: str | None = None
+    timezone: str | None = None
+    segment: str | None = None
+    preferred_channel: str | None = None
+    push_subscriptions: tuple[PushSubscription, ...] = ()
+
+
+@dataclass(frozen=True)
+class OrderSnapshot:
+    id: int
+    external_id: str
+    number: str
+    status: str
+    payment_status: str
+    currency: str
+    total: Decimal
+    items: tuple[LineItem, ...] = ()
+    discount_codes: tuple[str, ...] = ()
+    shipping_method: str | None = None
+    payment_method: str | None = None
+    is_test: bool = False
+    placed_at: datetime | None = None
+    ship_by: datetime | None = None
+    deliver_by: datetime | None = None
+    shipped_at: datetime | None = None
+    delivered_at: datetime | None = None
+    cancelled_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class TrackingEvent:
+    at: datetime
+    status: str
+    message: str = ""
+    location: str = ""
+
+
+@dataclass(frozen=True)
+class ShipmentSnapshot:
+    id: int
+    status: str  # pending, in_transit, out_for_delivery, delivered, exception, returned
+    carrier: str | None = None
+    tracking_number: str | None = None
+    tracking_url: str | None = None
+    eta: datetime | None = None
+    shipped_at: datetime | None = None
+    delivered_at: datetime | None = None
+    last_event_at: datetime | None = None
+    events: tuple[TrackingEvent, ...] = ()
+
+
+@dataclass(frozen=True)
+class CartSnapshot:
+    id: int
+    currency: str
+    value: Decimal
+    items: tuple[LineItem, ...] = ()
+    recovery_url: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    last_activity_at: datetime | None = None
+    completed_at: datetime | None = None

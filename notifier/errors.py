@@ -1,0 +1,79 @@
+"""Every error notifier raises on purpose derives from :class:`NotifierError`.
+
+    NotifierError
+    ├── ConfigError            settings are invalid; raised at start-up, names the key
+    ├── IngestError            an inbound payload cannot be accepted
+    │   ├── SignatureError     the webhook signature is missing or wrong (HTTP 401)
+    │   └── PayloadError       the body is malformed or a field is wrong (HTTP 4xx, names it)
+    ├── RuleError              a rule file is invalid (file, line, reason)
+    ├── TemplateError          a template fails to load or render (file, line, reason)
+    └── DeliveryError          a channel could not hand a message over
+                               (``permanent`` says whether retrying can help)
+
+Driver and library errors are kept as ``__cause__``.
+"""
+
+from __future__ import annotations
+
+
+class NotifierError(Exception):
+    """Base of every error notifier raises on purpose."""
+
+
+class ConfigError(NotifierError):
+    """Raised at start-up when the configuration is invalid."""
+
+
+class IngestError(NotifierError):
+    """Raised when an inbound payload cannot be accepted."""
+
+    status_code = 400
+
+
+class SignatureError(IngestError):
+    """Raised when a webhook's signature is missing or does not match."""
+
+    status_code = 401
+
+
+class PayloadError(IngestError):
+    """Raised when a payload is malformed; ``field`` names the part at fault."""
+
+    status_code = 422
+
+    def __init__(self, message: str, *, field: str = "", status_code: int = 422) -> None:
+        super().__init__(message)
+        self.field = field
+        self.status_code = status_code
+
+    def as_detail(self) -> dict[str, str]:
+        return {"field": self.field, "error": str(self)}
+
+
+class RuleError(NotifierError):
+    """Raised when a rule file is invalid; ``problems`` lists ``file:line: reason`` strings."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class TemplateError(NotifierError):
+    """Raised when a template fails to load or render; the message says file:line and why."""
+
+
+class DeliveryError(NotifierError):
+    """Raised by a channel when a message was not handed over.
+
+    ``permanent`` errors (hard bounce, invalid number, unsubscribed) are never retried and
+    may feed the suppression list; transient ones are retried with backoff.
+    """
+
+    def __init__(
+        self, reason: str, *, permanent: bool, code: str = "", retry_after: float | None = None
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+        self.code = code
+        self.retry_after = retry_after

@@ -1,0 +1,175 @@
+"""The database tables. One row type per thing the engine remembers.
+
+Inbound records are keyed by ``(source, external_id)``: the same order arriving from
+Shopify and from our API are different rows, and an upsert finds its row by that pair.
+``source_updated_at`` is the platform's own modification time; an older snapshot never
+overwrites a newer one. ``next_check_at`` is when detection must look at a row again
+(indexed): detection scans what is due instead of everything stored.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from notifier.store.types import UTCDateTime, utcnow
+
+Money = sa.Numeric(16, 4)
+
+
+def _ts(*, nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+def _json(default: Any) -> Any:
+    return Field(default_factory=default, sa_type=sa.JSON, nullable=False)
+
+
+class Customer(SQLModel, table=True):
+    __tablename__ = "customers"
+    __table_args__ = (sa.UniqueConstraint("source", "external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=32)
+    external_id: str = Field(max_length=128)
+    email: str | None = Field(default=None, max_length=320, index=True)
+    phone: str | None = Field(default=None, max_length=20, description="E.164")
+    first_name: str | None = Field(default=None, max_length=128)
+    last_name: str | None = Field(default=None, max_length=128)
+    salutation: str | None = Field(default=None, max_length=16, description="mr, mrs, ms")
+    gender: str | None = Field(default=None, max_length=16, description="female, male")
+    locale: str | None = Field(default=None, max_length=16)
+    timezone: str | None = Field(default=None, max_length=64)
+    segment: str | None = Field(default=None, max_length=64)
+    preferred_channel: str | None = Field(default=None, max_length=16)
+    push_subscriptions: list[dict[str, Any]] = _json(list)
+    source_updated_at: datetime | None = _ts()
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class Consent(SQLModel, table=True):
+    """The customer's latest word on one channel and purpose, with when and where it came."""
+
+    __tablename__ = "consents"
+    __table_args__ = (sa.UniqueConstraint("customer_id", "channel", "purpose"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customers.id", ondelete="CASCADE")
+    channel: str = Field(max_length=16)
+    purpose: str = Field(max_length=16)
+    granted: bool
+    at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    source: str = Field(max_length=64)
+
+
+class Order(SQLModel, table=True):
+    __tablename__ = "orders"
+    __table_args__ = (sa.UniqueConstraint("source", "external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=32)
+    external_id: str = Field(max_length=128)
+    number: str | None = Field(default=None, max_length=64)
+    customer_id: int | None = Field(
+        default=None, foreign_key="customers.id", index=True, ondelete="SET NULL"
+    )
+    status: str = Field(max_length=16, description="pending, confirmed, shipped, delivered, ...")
+    payment_status: str = Field(default="pending", max_length=16)
+    payment_method: str | None = Field(default=None, max_length=64)
+    is_test: bool = False
+    currency: str = Field(max_length=3)
+    total: Decimal = Field(default=Decimal(0), sa_type=Money)
+    subtotal: Decimal | None = Field(default=None, sa_type=Money)
+    shipping_total: Decimal | None = Field(default=None, sa_type=Money)
+    items: list[dict[str, Any]] = _json(list)
+    discount_codes: list[str] = _json(list)
+    shipping_method: str | None = Field(default=None, max_length=128)
+    locale: str | None = Field(default=None, max_length=16)
+    placed_at: datetime | None = _ts()
+    ship_by: datetime | None = _ts()
+    deliver_by: datetime | None = _ts()
+    cancelled_at: datetime | None = _ts()
+    shipped_at: datetime | None = _ts()
+    delivered_at: datetime | None = _ts()
+    next_check_at: datetime | None = _ts(index=True)
+    source_updated_at: datetime | None = _ts()
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class Shipment(SQLModel, table=True):
+    __tablename__ = "shipments"
+    __table_args__ = (sa.UniqueConstraint("source", "external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=32)
+    external_id: str = Field(max_length=128)
+    order_id: int | None = Field(
+        default=None, foreign_key="orders.id", index=True, ondelete="CASCADE"
+    )
+    carrier: str | None = Field(default=None, max_length=64)
+    tracking_number: str | None = Field(default=None, max_length=128)
+    tracking_url: str | None = Field(default=None, max_length=1024)
+    status: str = Field(default="pending", max_length=24)
+    eta: datetime | None = _ts()
+    shipped_at: datetime | None = _ts()
+    delivered_at: datetime | None = _ts()
+    last_event_at: datetime | None = _ts()
+    events: list[dict[str, Any]] = _json(list)
+    next_check_at: datetime | None = _ts(index=True)
+    source_updated_at: datetime | None = _ts()
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class Cart(SQLModel, table=True):
+    __tablename__ = "carts"
+    __table_args__ = (sa.UniqueConstraint("source", "external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=32)
+    external_id: str = Field(max_length=128)
+    customer_id: int | None = Field(
+        default=None, foreign_key="customers.id", index=True, ondelete="SET NULL"
+    )
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=20)
+    currency: str = Field(max_length=3)
+    value: Decimal = Field(default=Decimal(0), sa_type=Money)
+    items: list[dict[str, Any]] = _json(list)
+    recovery_url: str | None = Field(default=None, max_length=2048)
+    locale: str | None = Field(default=None, max_length=16)
+    last_activity_at: datetime | None = _ts()
+    completed_at: datetime | None = _ts()
+    deleted_at: datetime | None = _ts()
+    order_external_id: str | None = Field(default=None, max_length=128)
+    order_id: int | None = Field(default=None, foreign_key="orders.id", ondelete="SET NULL")
+    next_check_at: datetime | None = _ts(index=True)
+    source_updated_at: datetime | None = _ts()
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class InboundEvent(SQLModel, table=True):
+    """Every payload that reached us, kept raw with what became of it.
+
+    ``dedupe_key`` is unique: a redelivered webhook finds its first copy and changes
+    nothing. ``outcome`` is ``applied``, ``stale`` (older than what we hold),
+    ``ignored`` (a topic we do not use) or ``rejected`` (``error`` says why).
+    """
+
+    __tablename__ = "inbound_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=32)
+    topic: str = Field(max_length=64)
+    dedupe_key: str | None = Field(default=None, max_length=255, unique=True)
+    payload: str = Field(sa_type=sa.Text)
+    received_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
+    outcome: str = Field(max_length=16)
+    error: str | None = Field(default=None, sa_type=sa.Text)
