@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -46,7 +48,17 @@ class ServerSettings(BaseModel):
 
 
 class ApiSettings(BaseModel):
-    keys: list[SecretStr] = Field(default_factory=list, description="bearer keys for /v1/*")
+    keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, description="bearer keys for /v1/*"
+    )
+
+    @field_validator("keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        # NOTIFIER_API__KEYS="k1,k2" is friendlier than a JSON list in an env var.
+        if isinstance(value, str):
+            return [k.strip() for k in value.split(",") if k.strip()]
+        return value
 
 
 class ShopSettings(BaseModel):
@@ -179,14 +191,6 @@ class Settings(BaseSettings):
     paths: PathSettings = Field(default_factory=PathSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
 
-    @field_validator("api", mode="before")
-    @classmethod
-    def _split_keys(cls, value: Any) -> Any:
-        # NOTIFIER_API__KEYS="k1,k2" is friendlier than a JSON list in an env var.
-        if isinstance(value, dict) and isinstance(value.get("keys"), str):
-            value = {**value, "keys": [k.strip() for k in value["keys"].split(",") if k.strip()]}
-        return value
-
     @classmethod
     def settings_customise_sources(
         cls,
@@ -241,6 +245,8 @@ def load_settings(config_path: Path | None = None, **overrides: Any) -> Settings
     _toml_file.path = resolve_config_path(config_path)
     try:
         settings = Settings(**overrides)
+    except SettingsError as exc:
+        raise ConfigError(f"invalid configuration: {exc}: {exc.__cause__}") from exc
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()

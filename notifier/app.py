@@ -1,0 +1,51 @@
+"""The HTTP application: ``create_app(runtime)`` builds it; importing does nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+
+from notifier import __version__
+from notifier.ingest.routes import api_schemas, build_router
+from notifier.runtime import Runtime
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    # max_body_size: bodies over the limit get 413, counted as they arrive, so a missing
+    # or lying Content-Length does not get past it.
+    app = FastAPI(title="notifier", version=__version__,
+                  summary="Proactive customer notifications for e-commerce",
+                  max_body_size=runtime.settings.server.max_body_bytes)
+    app.state.runtime = runtime
+    app.include_router(build_router(runtime))
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz() -> JSONResponse:
+        ok, detail = await run_in_threadpool(_database_ok, runtime)
+        body = {"status": "ok" if ok else "unavailable", "database": detail}
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, routes=app.routes,
+                                 summary=app.summary)
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(api_schemas())
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def _database_ok(runtime: Runtime) -> tuple[bool, str]:
+    try:
+        with runtime.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.SQLAlchemyError as exc:
+        return False, f"unreachable: {type(exc).__name__}"
+    return True, "ok"

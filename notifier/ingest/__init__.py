@@ -1,0 +1,1 @@
+"""The ingest stage: platform payloads in, canonical records applied to the store."""

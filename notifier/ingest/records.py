@@ -1,0 +1,253 @@
+"""Canonical inbound records: our own JSON API's schema and every adapter's output.
+
+Each platform module (shopify.py, woocommerce.py, ...) maps its payloads onto these, and
+one applier (apply.py) stores them; adding a platform means adding one mapping module.
+
+Only the fields a sender set are applied (``model_fields_set``): a consent-only update
+does not blank a customer's name. ``updated_at`` is the sender's modification time; a
+record older than what we hold is stale and changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from decimal import Decimal
+from functools import lru_cache
+from typing import Annotated, Literal
+from zoneinfo import available_timezones
+
+import phonenumbers
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
+
+OrderStatus = Literal["pending", "confirmed", "shipped", "delivered", "cancelled"]
+PaymentStatus = Literal["pending", "paid", "partially_paid", "refunded", "voided", "failed"]
+ShipmentStatus = Literal[
+    "pending",
+    "label_created",
+    "in_transit",
+    "out_for_delivery",
+    "delivered",
+    "attempted_delivery",
+    "failed_delivery",
+    "returned_to_sender",
+    "damaged",
+    "lost",
+    "exception",
+]
+ChannelName = Literal["email", "sms", "push"]
+PurposeName = Literal["transactional", "marketing"]
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("datetime must include a timezone offset, e.g. 2026-11-26T10:00:00Z")
+    return value
+
+
+def _email(value: str) -> str:
+    value = value.strip()
+    if not _EMAIL.match(value):
+        raise ValueError("not an email address")
+    return value.lower()
+
+
+def _currency(value: str) -> str:
+    value = value.strip().upper()
+    if not _CURRENCY.match(value):
+        raise ValueError("currency must be an ISO 4217 code such as PLN or EUR")
+    return value
+
+
+AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+Email = Annotated[str, AfterValidator(_email)]
+Currency = Annotated[str, AfterValidator(_currency)]
+Amount = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=4)]
+
+
+def normalise_phone(value: str, default_region: str = "PL") -> str:
+    """E.164 or a ValueError: a number we cannot dial is worse than none."""
+    try:
+        parsed = phonenumbers.parse(value, default_region)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(f"not a phone number: {exc}") from exc
+    if not phonenumbers.is_possible_number(parsed):
+        raise ValueError("not a possible phone number")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    external_id: str = Field(min_length=1, max_length=128)
+    updated_at: AwareDatetime | None = None
+
+    @field_validator("external_id", mode="before")
+    @classmethod
+    def _id_as_text(cls, value: object) -> object:
+        # Platforms send numeric ids; we key on text so every source fits one column.
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    def given(self) -> set[str]:
+        """The fields the sender actually set."""
+        return set(self.model_fields_set) - {"external_id", "updated_at"}
+
+
+def _phone_field(value: str | None, info: ValidationInfo) -> str | None:
+    if value is None or not value.strip():
+        return None
+    region = (info.context or {}).get("region", "PL")
+    return normalise_phone(value, region)
+
+
+class ConsentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    channel: ChannelName
+    purpose: PurposeName = "marketing"
+    granted: bool
+    at: AwareDatetime
+    source: str = Field(default="api", max_length=64)
+
+
+class PushSubscriptionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    endpoint: str = ""
+    p256dh: str = ""
+    auth: str = ""
+    fcm_token: str = ""
+
+
+class CustomerIn(Record):
+    email: Email | None = None
+    phone: str | None = None
+    first_name: str | None = Field(default=None, max_length=128)
+    last_name: str | None = Field(default=None, max_length=128)
+    salutation: Literal["mr", "mrs", "ms"] | None = None
+    gender: Literal["female", "male"] | None = None
+    locale: str | None = Field(default=None, max_length=16)
+    timezone: str | None = None
+    segment: str | None = Field(default=None, max_length=64)
+    preferred_channel: ChannelName | None = None
+    push_subscriptions: list[PushSubscriptionIn] | None = None
+    consents: list[ConsentIn] = Field(default_factory=list)
+
+    _phone = field_validator("phone")(_phone_field)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None and value not in _zones():
+            raise ValueError(f"unknown IANA timezone {value!r}")
+        return value
+
+
+@lru_cache(maxsize=1)
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+class LineItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    quantity: int = Field(default=1, ge=0)
+    price: Amount = Decimal(0)
+    sku: str = ""
+    url: str = ""
+    image_url: str = ""
+
+
+class OrderIn(Record):
+    number: str | None = None
+    customer: CustomerIn | None = None
+    status: OrderStatus = "confirmed"
+    payment_status: PaymentStatus = "pending"
+    payment_method: str | None = None
+    is_test: bool = False
+    currency: Currency
+    total: Amount
+    subtotal: Amount | None = None
+    shipping_total: Amount | None = None
+    items: list[LineItemIn] = Field(default_factory=list)
+    discount_codes: list[str] = Field(default_factory=list)
+    shipping_method: str | None = None
+    locale: str | None = None
+    cart_external_id: str | None = None
+    placed_at: AwareDatetime | None = None
+    ship_by: AwareDatetime | None = None
+    deliver_by: AwareDatetime | None = None
+    cancelled_at: AwareDatetime | None = None
+    shipped_at: AwareDatetime | None = None
+    delivered_at: AwareDatetime | None = None
+
+
+class TrackingEventIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = None
+    at: AwareDatetime
+    status: ShipmentStatus
+    message: str = ""
+    location: str = ""
+    eta: AwareDatetime | None = None
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_as_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, int) else value
+
+
+class ShipmentIn(Record):
+    order_external_id: str | None = None
+    carrier: str | None = None
+    tracking_number: str | None = None
+    tracking_url: str | None = None
+    status: ShipmentStatus | None = None
+    eta: AwareDatetime | None = None
+    shipped_at: AwareDatetime | None = None
+    delivered_at: AwareDatetime | None = None
+    events: list[TrackingEventIn] = Field(default_factory=list)
+
+    @field_validator("order_external_id", mode="before")
+    @classmethod
+    def _order_id_as_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, int) else value
+
+
+class CartIn(Record):
+    customer: CustomerIn | None = None
+    email: Email | None = None
+    phone: str | None = None
+    currency: Currency
+    value: Amount = Decimal(0)
+    items: list[LineItemIn] = Field(default_factory=list)
+    recovery_url: str | None = None
+    locale: str | None = None
+    last_activity_at: AwareDatetime | None = None
+    completed_at: AwareDatetime | None = None
+    deleted_at: AwareDatetime | None = None
+    order_external_id: str | None = None
+
+    _phone = field_validator("phone")(_phone_field)
+
+
+class CartDeleted(BaseModel):
+    """A platform told us a cart/checkout is gone (Shopify checkouts/delete)."""
+
+    external_id: str
+    at: AwareDatetime
+
+
+AnyRecord = CustomerIn | OrderIn | ShipmentIn | CartIn | CartDeleted

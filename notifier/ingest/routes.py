@@ -1,0 +1,153 @@
+"""HTTP endpoints of the ingest stage: verify -> parse -> idempotent apply -> 2xx.
+
+Bad signature: 401 and nothing stored. Malformed body or a wrong field: 400/422 naming the
+field, only the raw event stored. Unknown topic: acknowledged (200) and logged, so the
+platform does not disable the webhook. Duplicate delivery: 200, nothing changes.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any, Protocol
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+
+from notifier.errors import PayloadError, SignatureError
+from notifier.ingest.payloads import decode_json, validate
+from notifier.ingest.records import AnyRecord, CartIn, CustomerIn, OrderIn, ShipmentIn
+from notifier.ingest.service import Ingestor, Receipt
+from notifier.ingest.shopify import ShopifyAdapter
+from notifier.ingest.woocommerce import WooCommerceAdapter
+from notifier.runtime import Runtime
+
+API_RECORDS: dict[str, type[BaseModel]] = {
+    "customers": CustomerIn,
+    "orders": OrderIn,
+    "shipments": ShipmentIn,
+    "carts": CartIn,
+}
+
+
+class Adapter(Protocol):
+    source: str
+    topics: frozenset[str]
+
+    def verify(self, headers: dict[str, str], body: bytes) -> None: ...
+    def topic(self, headers: dict[str, str]) -> str: ...
+    def dedupe_key(self, headers: dict[str, str], topic: str) -> str | None: ...
+    def parse(self, topic: str, payload: Any, *, now: Any) -> list[AnyRecord]: ...
+
+
+def _answer(receipt: Receipt) -> JSONResponse:
+    body: dict[str, Any] = {"outcome": receipt.outcome, "event_id": receipt.event_id}
+    if receipt.error:
+        body["detail"] = {"field": receipt.field, "error": receipt.error}
+    return JSONResponse(body, status_code=receipt.http_status)
+
+
+async def _receive_webhook(runtime: Runtime, adapter: Adapter, request: Request) -> JSONResponse:
+    body = await request.body()
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    try:
+        adapter.verify(headers, body)
+    except SignatureError as exc:
+        return JSONResponse({"detail": str(exc)}, status_code=401)
+    topic = adapter.topic(headers)
+    if topic not in adapter.topics:
+        return JSONResponse({"outcome": "ignored", "detail": f"topic {topic!r} not used"})
+    now = runtime.clock()
+
+    def parse() -> list[AnyRecord]:
+        return adapter.parse(topic, decode_json(body), now=now)
+
+    ingestor = Ingestor(runtime.sessions, runtime.settings)
+    receipt = await run_in_threadpool(
+        lambda: ingestor.receive(source=adapter.source, topic=topic,
+                                 dedupe_key=adapter.dedupe_key(headers, topic), body=body,
+                                 parse=parse, now=now)
+    )
+    return _answer(receipt)
+
+
+def build_router(runtime: Runtime) -> APIRouter:
+    router = APIRouter()
+    settings = runtime.settings
+    region = settings.shop.country
+    bearer = HTTPBearer(auto_error=False)
+
+    def require_key(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+        keys = [k.get_secret_value() for k in settings.api.keys]
+        given = creds.credentials if creds else ""
+        if not any(hmac.compare_digest(given.encode(), k.encode()) for k in keys if k):
+            raise HTTPException(401, "missing or invalid API key",
+                                headers={"WWW-Authenticate": "Bearer"})
+
+    @router.post("/webhooks/shopify", tags=["webhooks"])
+    async def shopify(request: Request) -> JSONResponse:
+        secrets = [settings.shopify.webhook_secret.get_secret_value(),
+                   settings.shopify.previous_webhook_secret.get_secret_value()]
+        return await _receive_webhook(runtime, ShopifyAdapter(secrets, region=region), request)
+
+    @router.post("/webhooks/woocommerce", tags=["webhooks"])
+    async def woocommerce(request: Request) -> JSONResponse:
+        adapter = WooCommerceAdapter([settings.woocommerce.webhook_secret.get_secret_value()],
+                                     region=region)
+        body = await request.body()
+        if adapter.is_ping(body) and "x-wc-webhook-topic" not in request.headers:
+            return JSONResponse({"outcome": "ping"})
+        return await _receive_webhook(runtime, adapter, request)
+
+    for kind, model in API_RECORDS.items():
+        router.add_api_route(
+            f"/v1/{kind}",
+            _api_endpoint(runtime, kind, model),
+            methods=["POST"],
+            tags=["api"],
+            dependencies=[Depends(require_key)],
+            summary=f"Create or update {kind} (upsert by external_id)",
+            openapi_extra={"requestBody": {"required": True, "content": {
+                "application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
+            }}},
+        )
+    return router
+
+
+def _api_endpoint(runtime: Runtime, kind: str, model: type[BaseModel]):  # type: ignore[no-untyped-def]
+    region = runtime.settings.shop.country
+
+    async def endpoint(request: Request) -> JSONResponse:
+        body = await request.body()
+        now = runtime.clock()
+        key = request.headers.get("idempotency-key")
+
+        def parse() -> list[AnyRecord]:
+            payload = decode_json(body)
+            if isinstance(payload, list):
+                raise PayloadError("send one record per request", field="body")
+            return [validate(model, payload, context={"region": region})]  # type: ignore[list-item]
+
+        ingestor = Ingestor(runtime.sessions, runtime.settings)
+        receipt = await run_in_threadpool(
+            lambda: ingestor.receive(source=request.headers.get("x-notifier-source", "api"),
+                                     topic=kind, dedupe_key=f"api:{key}" if key else None,
+                                     body=body, parse=parse, now=now)
+        )
+        return _answer(receipt)
+
+    endpoint.__name__ = f"upsert_{kind}"
+    return endpoint
+
+
+def api_schemas() -> dict[str, Any]:
+    """JSON schemas of the API records, for the OpenAPI document's components."""
+    from pydantic.json_schema import models_json_schema
+
+    _, top = models_json_schema(
+        [(m, "validation") for m in API_RECORDS.values()],
+        ref_template="#/components/schemas/{model}",
+    )
+    return top.get("$defs", {})

@@ -1,0 +1,109 @@
+"""Receive one inbound payload: log it raw, dedupe it, apply it atomically.
+
+    receipt = ingestor.receive(source="shopify", topic="orders/create",
+                               dedupe_key="shopify:event:...", body=raw, parse=..., now=now)
+
+The raw event and every record it carries commit in one transaction; a payload that
+fails validation stores only the raw event with its error; a redelivery (same dedupe key)
+changes nothing and is answered as a success so the platform stops retrying.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session, select
+
+from notifier.config import Settings
+from notifier.errors import PayloadError
+from notifier.ingest.apply import Applied, Applier
+from notifier.ingest.records import AnyRecord
+from notifier.store.db import transaction
+from notifier.store.tables import InboundEvent
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What became of a payload; ``http_status`` is what the sender should be told."""
+
+    outcome: str  # applied, stale, ignored, duplicate, rejected
+    http_status: int
+    event_id: int | None = None
+    error: str = ""
+    field: str = ""
+    results: tuple[Applied, ...] = ()
+
+
+class Ingestor:
+    def __init__(self, factory: sessionmaker[Session], settings: Settings) -> None:
+        self.factory = factory
+        self.settings = settings
+
+    def receive(
+        self,
+        *,
+        source: str,
+        topic: str,
+        dedupe_key: str | None,
+        body: bytes,
+        parse: Callable[[], list[AnyRecord]],
+        now: datetime,
+    ) -> Receipt:
+        if dedupe_key and self._seen(dedupe_key):
+            return Receipt("duplicate", 200)
+        try:
+            records = parse()
+        except PayloadError as exc:
+            return self._reject(source, topic, dedupe_key, body, now, exc)
+        try:
+            with transaction(self.factory) as session:
+                event = InboundEvent(source=source, topic=topic, dedupe_key=dedupe_key,
+                                     payload=_text(body), received_at=now, outcome="applied")
+                session.add(event)
+                session.flush()
+                applier = Applier(session, self.settings, source=source, now=now)
+                results = tuple(applier.apply(record) for record in records)
+                event.outcome = _summary(results)
+                event_id = event.id
+        except IntegrityError:
+            if dedupe_key and self._seen(dedupe_key):
+                return Receipt("duplicate", 200)  # a concurrent copy won the race
+            raise
+        log.info("ingest %s %s -> %s", source, topic, event.outcome)
+        return Receipt(event.outcome, 200, event_id, results=results)
+
+    def _seen(self, dedupe_key: str) -> bool:
+        with self.factory() as session:
+            stmt = select(InboundEvent.id).where(InboundEvent.dedupe_key == dedupe_key)
+            return session.exec(stmt).first() is not None  # type: ignore[attr-defined]
+
+    def _reject(self, source: str, topic: str, dedupe_key: str | None, body: bytes,
+                now: datetime, exc: PayloadError) -> Receipt:
+        # The rejected payload keeps no dedupe key: a corrected redelivery must get through.
+        with transaction(self.factory) as session:
+            event = InboundEvent(source=source, topic=topic, dedupe_key=None, payload=_text(body),
+                                 received_at=now, outcome="rejected", error=str(exc))
+            session.add(event)
+            session.flush()
+            event_id = event.id
+        log.warning("ingest %s %s rejected: %s", source, topic, exc)
+        return Receipt("rejected", exc.status_code, event_id, error=str(exc), field=exc.field)
+
+
+def _summary(results: tuple[Applied, ...]) -> str:
+    if not results:
+        return "ignored"
+    if all(r.outcome == "stale" for r in results):
+        return "stale"
+    return "applied"
+
+
+def _text(body: bytes) -> str:
+    return body.decode("utf-8", errors="replace")

@@ -1,0 +1,1 @@
+"""The store stage: tables, the engine and session factory, keyword-only queries."""
