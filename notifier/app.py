@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from fastapi import FastAPI
@@ -13,16 +15,37 @@ from fastapi.responses import JSONResponse
 from notifier import __version__
 from notifier.ingest.routes import api_schemas, build_router
 from notifier.runtime import Runtime
+from notifier.scheduler import create_scheduler
+from notifier.track.routes import build_track_router
+
+if TYPE_CHECKING:
+    from notifier.pipeline import Engine
 
 
-def create_app(runtime: Runtime) -> FastAPI:
+def create_app(runtime: Runtime, *, engine: Engine | None = None) -> FastAPI:
+    """The HTTP app; with ``engine`` it also runs the scheduler (``notifier serve``)."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if engine is None:
+            yield
+            return
+        scheduler = create_scheduler(engine)
+        scheduler.start()
+        try:
+            yield
+        finally:
+            scheduler.shutdown(wait=False)
+            await engine.aclose()
+
     # max_body_size: bodies over the limit get 413, counted as they arrive, so a missing
     # or lying Content-Length does not get past it.
     app = FastAPI(title="notifier", version=__version__,
                   summary="Proactive customer notifications for e-commerce",
-                  max_body_size=runtime.settings.server.max_body_bytes)
+                  max_body_size=runtime.settings.server.max_body_bytes, lifespan=lifespan)
     app.state.runtime = runtime
     app.include_router(build_router(runtime))
+    app.include_router(build_track_router(runtime, engine=engine))
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> JSONResponse:

@@ -16,6 +16,10 @@ app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Proactive customer notifications for e-commerce.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 app.add_typer(db_app, name="db")
+push_app = typer.Typer(no_args_is_help=True, help="Push notification set-up.")
+app.add_typer(push_app, name="push")
+notifications_app = typer.Typer(no_args_is_help=True, help="Inspect notifications.")
+app.add_typer(notifications_app, name="notifications")
 
 
 class _State:
@@ -97,6 +101,75 @@ def import_file(
 
 
 @app.command()
+def tick(
+    now: Annotated[str | None, typer.Option(help="ISO-8601 moment, default: the present")] = None,
+) -> None:
+    """Run one detection-and-dispatch pass as of --now (operations, demos, tests)."""
+    import asyncio
+
+    from notifier.clock import FrozenClock
+    from notifier.pipeline import build_engine
+    from notifier.runtime import create_runtime
+
+    moment = parse_now(now)
+    runtime = create_runtime(get_settings(), clock=FrozenClock(moment))
+    engine = _engine_or_exit(build_engine, runtime)
+
+    async def once() -> None:
+        try:
+            result = await engine.run_due(moment)
+        finally:
+            await engine.aclose()
+        created = dict(result.scan.created) or {}
+        typer.echo(f"tick at {moment.isoformat()}: scanned {result.scan.rows} rows, "
+                   f"created {created}, dispatched {dict(result.dispatched)}")
+
+    asyncio.run(once())
+    runtime.close()
+
+
+def _engine_or_exit(build, runtime):  # type: ignore[no-untyped-def]
+    from notifier.errors import RuleError
+
+    try:
+        return build(runtime)
+    except RuleError as exc:
+        typer.secho("rules refused:", fg="red", err=True)
+        for problem in exc.problems:
+            typer.echo(f"  {problem}", err=True)
+        raise typer.Exit(2) from exc
+
+
+@app.command()
+def worker() -> None:
+    """Scheduler and dispatcher without HTTP: run several against one PostgreSQL."""
+    import asyncio
+    import signal
+
+    from notifier.pipeline import build_engine
+    from notifier.runtime import create_runtime
+    from notifier.scheduler import create_scheduler
+
+    runtime = create_runtime(get_settings())
+    engine = _engine_or_exit(build_engine, runtime)
+
+    async def main_loop() -> None:
+        scheduler = create_scheduler(engine)
+        scheduler.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGHUP, engine.rules.reload)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        scheduler.shutdown(wait=False)
+        await engine.aclose()
+
+    asyncio.run(main_loop())
+    runtime.close()
+
+
+@app.command()
 def api(
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
@@ -118,14 +191,81 @@ def _serve(host: str | None, port: int | None, *, with_engine: bool) -> None:
     import uvicorn
 
     from notifier.app import create_app
+    from notifier.pipeline import build_engine
     from notifier.runtime import create_runtime
 
     settings = get_settings()
     runtime = create_runtime(settings)
-    application = create_app(runtime)
+    engine = _engine_or_exit(build_engine, runtime) if with_engine else None
+    application = create_app(runtime, engine=engine)
     uvicorn.run(application, host=host or settings.server.host,
                 port=port or settings.server.port, log_level="info")
 
 
+@push_app.command("vapid-keys")
+def vapid_keys() -> None:
+    """Generate a VAPID key pair for Web Push; paste it into [push.webpush]."""
+    from notifier.deliver.vapid import generate_vapid_keys
+
+    keys = generate_vapid_keys()
+    typer.echo("[push.webpush]")
+    typer.echo(f'vapid_private_key = "{keys.private_key}"')
+    typer.echo(f'vapid_public_key = "{keys.public_key}"')
+    typer.echo("# the public key is the applicationServerKey your site subscribes with")
+
+
+@notifications_app.command("list")
+def notifications_list(
+    status: Annotated[str | None, typer.Option(help="e.g. failed, skipped, pending")] = None,
+    rule: Annotated[str | None, typer.Option()] = None,
+    limit: Annotated[int, typer.Option()] = 50,
+) -> None:
+    """List notifications, newest first, with their reason."""
+    from notifier.runtime import create_runtime
+    from notifier.track.explain import list_notifications
+
+    runtime = create_runtime(get_settings())
+    with runtime.sessions() as session:
+        for row in list_notifications(session, status=status, rule=rule, limit=limit):
+            typer.echo(f"{row.id:>6}  {row.status:<10} {row.rule}#{row.step} "
+                       f"{row.entity_kind}:{row.entity_id}  {row.channel or '-':<5} "
+                       f"{row.reason or ''}")
+    runtime.close()
+
+
+@notifications_app.command("why")
+def notifications_why(notification_id: int) -> None:
+    """Why a notification was (not) sent: its state, reason and every attempt."""
+    from notifier.runtime import create_runtime
+    from notifier.track.explain import explain
+
+    runtime = create_runtime(get_settings())
+    with runtime.sessions() as session:
+        text = explain(session, notification_id)
+    runtime.close()
+    if text is None:
+        typer.secho(f"no notification {notification_id}", fg="red", err=True)
+        raise typer.Exit(1)
+    typer.echo(text)
+
+
+def _mount_groups() -> None:
+    from notifier.compose.commands import build_templates_cli
+    from notifier.detect.commands import build_rules_cli
+    from notifier.detect.simulate import add_simulate_command
+
+    rules_cli = build_rules_cli(get_settings)
+    add_simulate_command(rules_cli, get_settings)
+    app.add_typer(rules_cli, name="rules")
+    app.add_typer(build_templates_cli(get_settings), name="templates")
+
+
+_mount_groups()
+
+
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

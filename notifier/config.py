@@ -45,6 +45,10 @@ class ServerSettings(BaseModel):
         default="http://127.0.0.1:8000",
         description="base URL customers and providers reach us at (links, callbacks)",
     )
+    secret_key: SecretStr = Field(
+        default=SecretStr("dev-insecure-secret"),
+        description="signs unsubscribe links; must be set in production",
+    )
 
 
 class ApiSettings(BaseModel):
@@ -162,6 +166,30 @@ class PathSettings(BaseModel):
         return self.data_dir / "outbox"
 
 
+class DeliverySettings(BaseModel):
+    """How the dispatcher sends: retries, leases, quiet hours, caps and rate limits."""
+
+    max_attempts: int = Field(default=6, ge=1, description="tries before a message fails")
+    backoff_base_s: float = Field(default=30.0, gt=0)
+    backoff_max_s: float = Field(default=3600.0, gt=0)
+    lease_s: float = Field(default=300.0, gt=0, description="a claim older than this is retaken")
+    batch_size: int = Field(default=100, ge=1)
+    concurrency: int = Field(default=8, ge=1, description="messages in flight per worker")
+    sms_max_segments: int = Field(default=3, ge=1)
+    holidays_quiet_for_marketing: bool = True
+    quiet_hours: dict[str, str] = Field(
+        default_factory=lambda: {"sms": "21:00-08:00", "push": "21:00-08:00"},
+        description='"channel" or "channel.purpose" -> "HH:MM-HH:MM" in the customer\'s zone',
+    )
+    frequency_caps: dict[str, str] = Field(
+        default_factory=lambda: {"marketing": "1/24h"},
+        description='purpose -> "N/duration": at most N messages per customer per window',
+    )
+    rate_limits: dict[str, float] = Field(
+        default_factory=dict, description="channel -> messages per second (0: unlimited)"
+    )
+
+
 class SchedulerSettings(BaseModel):
     detect_interval_s: float = 30.0
     dispatch_interval_s: float = 5.0
@@ -190,6 +218,7 @@ class Settings(BaseSettings):
     push: PushSettings = Field(default_factory=PushSettings)
     paths: PathSettings = Field(default_factory=PathSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
 
     @classmethod
     def settings_customise_sources(
@@ -261,6 +290,8 @@ def load_settings(config_path: Path | None = None, **overrides: Any) -> Settings
 def _refuse_placeholders(settings: Settings) -> None:
     if settings.environment != "production":
         return
+    if settings.server.secret_key.get_secret_value() in {"", "dev-insecure-secret"}:
+        raise ConfigError("server.secret_key: placeholder secret refused in production")
     for key in settings.api.keys:
         if key.get_secret_value() in {"", "change-me", "dev-key"}:
             raise ConfigError("api.keys: placeholder key refused in production")

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 20:46:44.297819
+Create Date: 2026-11-26
 """
 from collections.abc import Sequence
 
@@ -60,6 +60,22 @@ def upgrade() -> None:
     with op.batch_alter_table('inbound_events', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_inbound_events_received_at'), ['received_at'], unique=False)
 
+    op.create_table('locks',
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('owner', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('until', notifier.store.types.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('name')
+    )
+    op.create_table('suppressions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('channel', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('address', sqlmodel.sql.sqltypes.AutoString(length=1024), nullable=False),
+    sa.Column('purpose', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+    sa.Column('at', notifier.store.types.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('channel', 'address', 'purpose')
+    )
     op.create_table('consents',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('customer_id', sa.Integer(), nullable=False),
@@ -72,6 +88,40 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('customer_id', 'channel', 'purpose')
     )
+    op.create_table('notifications',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('key', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+    sa.Column('rule', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+    sa.Column('step', sa.Integer(), nullable=False),
+    sa.Column('entity_kind', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('entity_id', sa.Integer(), nullable=False),
+    sa.Column('customer_id', sa.Integer(), nullable=True),
+    sa.Column('template', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+    sa.Column('purpose', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('channels', sa.JSON(), nullable=False),
+    sa.Column('channel', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
+    sa.Column('recipient', sqlmodel.sql.sqltypes.AutoString(length=1024), nullable=True),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=True),
+    sa.Column('due_at', notifier.store.types.UTCDateTime(), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('lease_until', notifier.store.types.UTCDateTime(), nullable=True),
+    sa.Column('lease_owner', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('provider_id', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=True),
+    sa.Column('detected_at', notifier.store.types.UTCDateTime(), nullable=False),
+    sa.Column('sent_at', notifier.store.types.UTCDateTime(), nullable=True),
+    sa.Column('delivered_at', notifier.store.types.UTCDateTime(), nullable=True),
+    sa.Column('days_late', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('key')
+    )
+    with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.create_index('ix_notifications_customer_sent', ['customer_id', 'purpose', 'sent_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_notifications_provider_id'), ['provider_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_notifications_rule'), ['rule'], unique=False)
+        batch_op.create_index('ix_notifications_status_due', ['status', 'due_at'], unique=False)
+
     op.create_table('orders',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
@@ -138,6 +188,23 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_carts_customer_id'), ['customer_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_carts_next_check_at'), ['next_check_at'], unique=False)
 
+    op.create_table('delivery_attempts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('notification_id', sa.Integer(), nullable=False),
+    sa.Column('number', sa.Integer(), nullable=False),
+    sa.Column('channel', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('started_at', notifier.store.types.UTCDateTime(), nullable=False),
+    sa.Column('finished_at', notifier.store.types.UTCDateTime(), nullable=True),
+    sa.Column('outcome', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('provider_id', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=True),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('duration_ms', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['notification_id'], ['notifications.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('delivery_attempts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_delivery_attempts_notification_id'), ['notification_id'], unique=False)
+
     op.create_table('shipments',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
@@ -174,6 +241,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_shipments_next_check_at'))
 
     op.drop_table('shipments')
+    with op.batch_alter_table('delivery_attempts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_delivery_attempts_notification_id'))
+
+    op.drop_table('delivery_attempts')
     with op.batch_alter_table('carts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_carts_next_check_at'))
         batch_op.drop_index(batch_op.f('ix_carts_customer_id'))
@@ -184,7 +255,16 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_orders_customer_id'))
 
     op.drop_table('orders')
+    with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.drop_index('ix_notifications_status_due')
+        batch_op.drop_index(batch_op.f('ix_notifications_rule'))
+        batch_op.drop_index(batch_op.f('ix_notifications_provider_id'))
+        batch_op.drop_index('ix_notifications_customer_sent')
+
+    op.drop_table('notifications')
     op.drop_table('consents')
+    op.drop_table('suppressions')
+    op.drop_table('locks')
     with op.batch_alter_table('inbound_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_inbound_events_received_at'))
 

@@ -10,35 +10,11 @@ do not count. A deadline is the end of its business day in the shop's timezone.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
-from functools import lru_cache
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
-import holidays
-
 from notifier.config import ServiceLevel
-
-
-@lru_cache(maxsize=8)
-def _calendar(country: str) -> holidays.HolidayBase:
-    return holidays.country_holidays(country)
-
-
-def is_business_day(day: date, country: str) -> bool:
-    return day.weekday() < 5 and day not in _calendar(country)
-
-
-def add_business_days(start: date, days: int, country: str) -> date:
-    """The ``days``-th business day after ``start``; with 0, ``start`` or the next business day."""
-    day = start
-    remaining = days
-    while remaining == 0 and not is_business_day(day, country):
-        day += timedelta(days=1)
-    while remaining > 0:
-        day += timedelta(days=1)
-        if is_business_day(day, country):
-            remaining -= 1
-    return day
+from notifier.workdays import add_business_days
 
 
 def _end_of(day: date, tz: ZoneInfo) -> datetime:

@@ -7,15 +7,14 @@ platform does not disable the webhook. Duplicate delivery: 200, nothing changes.
 
 from __future__ import annotations
 
-import hmac
 from typing import Any, Protocol
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
+from notifier.auth import api_key_dependency
 from notifier.errors import PayloadError, SignatureError
 from notifier.ingest.payloads import decode_json, validate
 from notifier.ingest.records import AnyRecord, CartIn, CustomerIn, OrderIn, ShipmentIn
@@ -77,14 +76,7 @@ def build_router(runtime: Runtime) -> APIRouter:
     router = APIRouter()
     settings = runtime.settings
     region = settings.shop.country
-    bearer = HTTPBearer(auto_error=False)
-
-    def require_key(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
-        keys = [k.get_secret_value() for k in settings.api.keys]
-        given = creds.credentials if creds else ""
-        if not any(hmac.compare_digest(given.encode(), k.encode()) for k in keys if k):
-            raise HTTPException(401, "missing or invalid API key",
-                                headers={"WWW-Authenticate": "Bearer"})
+    require_key = api_key_dependency(settings)
 
     @router.post("/webhooks/shopify", tags=["webhooks"])
     async def shopify(request: Request) -> JSONResponse:

@@ -173,3 +173,93 @@ class InboundEvent(SQLModel, table=True):
     received_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
     outcome: str = Field(max_length=16)
     error: str | None = Field(default=None, sa_type=sa.Text)
+
+
+class Notification(SQLModel, table=True):
+    """One notification: a rule's step for one entity. The outbox row.
+
+    ``key`` (rule, step, entity) is unique: however many ticks or workers see the same
+    case, the database lets exactly one of them create it. Rows are written before any
+    provider is called; a dispatcher takes one with a lease (``lease_until``) so a crashed
+    worker's claims expire and are taken again.
+
+    ``status``: ``pending`` (waiting for ``due_at``), ``sending`` (leased), ``sent``,
+    ``delivered``, ``undelivered``, ``failed`` (permanent or out of retries),
+    ``skipped`` (never sent: ``reason`` says why), ``held_out`` (control group),
+    ``dry_run`` (rule in dry-run mode). ``reason`` always says why a notification is not
+    (yet) sent: "quiet hours until ...", "no consent for marketing sms", ...
+    """
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        sa.Index("ix_notifications_status_due", "status", "due_at"),
+        sa.Index("ix_notifications_customer_sent", "customer_id", "purpose", "sent_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=255, unique=True)
+    rule: str = Field(max_length=128, index=True)
+    step: int
+    entity_kind: str = Field(max_length=16)
+    entity_id: int
+    customer_id: int | None = Field(default=None, foreign_key="customers.id",
+                                    ondelete="SET NULL")
+    template: str = Field(max_length=128)
+    purpose: str = Field(max_length=16)
+    channels: list[str] = _json(list)
+    channel: str | None = Field(default=None, max_length=16)
+    recipient: str | None = Field(default=None, max_length=1024)
+    status: str = Field(max_length=16)
+    reason: str | None = Field(default=None, sa_type=sa.Text)
+    due_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    attempts: int = 0
+    lease_until: datetime | None = _ts()
+    lease_owner: str | None = Field(default=None, max_length=64)
+    provider_id: str | None = Field(default=None, max_length=128, index=True)
+    detected_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    sent_at: datetime | None = _ts()
+    delivered_at: datetime | None = _ts()
+    days_late: int = 0
+
+
+class DeliveryAttempt(SQLModel, table=True):
+    """Every call to a provider, written as ``sending`` before the call and completed after:
+    a crash mid-send leaves evidence."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    notification_id: int = Field(foreign_key="notifications.id", index=True, ondelete="CASCADE")
+    number: int
+    channel: str = Field(max_length=16)
+    started_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    finished_at: datetime | None = _ts()
+    outcome: str = Field(max_length=16, description="sending, sent, retry, failed")
+    provider_id: str | None = Field(default=None, max_length=128)
+    error: str | None = Field(default=None, sa_type=sa.Text)
+    duration_ms: int | None = None
+
+
+class Suppression(SQLModel, table=True):
+    """An address we must not write to again on a channel: hard bounce, STOP, dead push
+    subscription, one-click unsubscribe. ``purpose`` empty means every purpose."""
+
+    __tablename__ = "suppressions"
+    __table_args__ = (sa.UniqueConstraint("channel", "address", "purpose"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    address: str = Field(max_length=1024)
+    purpose: str = Field(default="", max_length=16)
+    reason: str = Field(max_length=255)
+    at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class Lock(SQLModel, table=True):
+    """Leases on singleton work (the detection scan) so adding workers is always safe."""
+
+    __tablename__ = "locks"
+
+    name: str = Field(primary_key=True, max_length=64)
+    owner: str = Field(max_length=64)
+    until: datetime = Field(sa_type=UTCDateTime, nullable=False)

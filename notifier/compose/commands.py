@@ -1,0 +1,108 @@
+"""``notifier templates ...``: check and preview templates from the command line.
+
+    notifier templates check
+    notifier templates preview shipment_late --channel sms --locale pl
+    notifier templates preview cart_reminder --channel email --sample anna.toml --out var/p
+
+The CLI wires this sub-app with ``app.add_typer(build_templates_cli(get_settings),
+name="templates")``; a ``--customer ID`` variant builds the RenderContext from the
+database and calls :func:`show_preview` with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import typer
+
+from notifier.compose.composer import DEFAULT_SMS_MAX_SEGMENTS, Composer
+from notifier.compose.context import RenderContext
+from notifier.compose.layout import messages
+from notifier.compose.recipients import RecipientError
+from notifier.compose.samples import load_sample_file, sample_context
+from notifier.compose.tooling import check_templates, preview
+from notifier.config import Settings
+from notifier.domain import Channel
+from notifier.errors import TemplateError
+
+
+def show_preview(
+    composer: Composer,
+    message_name: str,
+    channel: Channel,
+    ctx: RenderContext,
+    *,
+    out_dir: Path | None,
+    locale: str | None = None,
+    transliterate: bool = False,
+) -> None:
+    """Render and print one preview; exit 1 with ``file:line: reason`` when it fails."""
+    try:
+        result = preview(
+            composer,
+            message_name,
+            channel,
+            ctx,
+            out_dir=out_dir,
+            locale=locale,
+            transliterate=transliterate,
+        )
+    except (TemplateError, RecipientError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(result.summary())
+
+
+def build_templates_cli(get_settings: Callable[[], Settings]) -> typer.Typer:
+    """The ``templates`` sub-app; settings are loaded only when a command runs."""
+    app = typer.Typer(help="Check and preview message templates.", no_args_is_help=True)
+
+    @app.command("check")
+    def check(
+        sms_max_segments: int = typer.Option(
+            DEFAULT_SMS_MAX_SEGMENTS, help="refuse SMS longer than this many segments"
+        ),
+    ) -> None:
+        """Render every template with sample data; exit 1 if anything is wrong."""
+        settings = get_settings()
+        root = settings.paths.templates_dir
+        problems = check_templates(
+            root, settings.shop, sms_max_segments=sms_max_segments, from_addr=settings.email.from_
+        )
+        for problem in problems:
+            typer.echo(problem, err=True)
+        if problems:
+            typer.echo(f"{len(problems)} problem(s) in {root}", err=True)
+            raise typer.Exit(1)
+        typer.echo(f"{len(messages(root))} messages in {root}: all templates render")
+
+    @app.command("preview")
+    def preview_command(
+        name: str = typer.Argument(..., help="message name, e.g. shipment_late"),
+        channel: Channel = typer.Option(Channel.EMAIL, help="email, sms or push"),
+        locale: str = typer.Option("pl", help="customer locale, e.g. pl, en_GB"),
+        sample: Path | None = typer.Option(None, help="JSON/TOML file overriding sample data"),
+        out: Path | None = typer.Option(None, help="output dir (default <data_dir>/preview)"),
+        transliterate: bool = typer.Option(False, help="SMS: replace ą→a, ł→l to stay GSM-7"),
+        sms_max_segments: int = typer.Option(DEFAULT_SMS_MAX_SEGMENTS),
+    ) -> None:
+        """Render one message with sample data; write .eml/.html and print the text."""
+        settings = get_settings()
+        composer = Composer.from_settings(settings, sms_max_segments=sms_max_segments)
+        try:
+            overrides = load_sample_file(sample) if sample else None
+            ctx = sample_context(name, locale, settings.shop, overrides=overrides)
+        except TemplateError as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(1) from exc
+        show_preview(
+            composer,
+            name,
+            channel,
+            ctx,
+            out_dir=out or settings.paths.data_dir / "preview",
+            transliterate=transliterate,
+        )
+
+    return app

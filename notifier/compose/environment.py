@@ -1,0 +1,101 @@
+"""The one Jinja2 environment templates render in: sandboxed, strict, escaping HTML.
+
+Marketers edit templates, so templates are untrusted input: they run in Jinja's
+immutable sandbox (no reaching Python internals such as ``''.__class__``, no mutating
+the values we pass in). A missing variable or a printed ``None`` is an error rather than
+a blank in a customer's message, and every failure surfaces as one
+:class:`~notifier.errors.TemplateError` reading ``path:line: reason``.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from jinja2 import FileSystemLoader, StrictUndefined, TemplateSyntaxError, select_autoescape
+from jinja2.exceptions import SecurityError, TemplateNotFound, UndefinedError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from notifier.compose.filters import FilterError, filters
+from notifier.errors import TemplateError
+
+
+class TemplateEnvironment(ImmutableSandboxedEnvironment):
+    """Sandboxed environment over ``root`` whose :meth:`render` never half-succeeds."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(
+            loader=FileSystemLoader(str(root)),
+            autoescape=select_autoescape(enabled_extensions=("html", "htm"), default=False),
+            undefined=StrictUndefined,
+            finalize=_refuse_none,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+        )
+        self.root = root
+        self.filters.update(filters())
+
+    def render(self, name: str, namespace: Mapping[str, Any]) -> str:
+        """Render template ``name`` (relative to ``root``) or raise TemplateError."""
+        try:
+            return self.get_template(name).render(namespace)
+        except TemplateError:
+            raise
+        except Exception as exc:
+            raise TemplateError(self.describe(exc, name)) from exc
+
+    def check_syntax(self, name: str) -> None:
+        """Compile ``name`` without rendering it; raise TemplateError on a syntax error."""
+        try:
+            self.get_template(name)
+        except Exception as exc:
+            raise TemplateError(self.describe(exc, name)) from exc
+
+    def display_path(self, name: str) -> str:
+        return str(self.root / name)
+
+    def describe(self, exc: BaseException, name: str) -> str:
+        """``path:line: reason`` for an exception raised while loading or rendering."""
+        where, line = name, 1
+        if isinstance(exc, TemplateSyntaxError):
+            where, line = exc.name or name, exc.lineno
+        else:
+            located = self._locate(exc)
+            if located:
+                where, line = located
+        return f"{self.display_path(where)}:{line}: {_reason(exc)}"
+
+    def _locate(self, exc: BaseException) -> tuple[str, int] | None:
+        # Jinja rewrites tracebacks so template frames carry the template file and line;
+        # the innermost such frame is where the template went wrong (an include, a layout).
+        root = os.path.realpath(self.root)
+        found = None
+        for frame in traceback.extract_tb(exc.__traceback__):
+            path = os.path.realpath(frame.filename)
+            if path.startswith(root + os.sep) and frame.lineno is not None:
+                found = (os.path.relpath(path, root), frame.lineno)
+        return found
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, TemplateSyntaxError):
+        return f"syntax error: {exc.message}"
+    if isinstance(exc, SecurityError):
+        return f"unsafe, refused by the sandbox: {exc}"
+    if isinstance(exc, UndefinedError):
+        return f"undefined: {exc.message}"
+    if isinstance(exc, TemplateNotFound):
+        return f"template not found: {exc.name}"
+    if isinstance(exc, FilterError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _refuse_none(value: Any) -> Any:
+    if value is None:
+        raise FilterError("printed a missing value (None); guard it with {% if ... %}")
+    return value

@@ -1,0 +1,152 @@
+"""Email over SMTP, on a small pool of persistent connections.
+
+Opening an SMTP session costs a TCP handshake, TLS and AUTH; sending a batch over a few
+reused sessions is what keeps a relay from throttling us. Servers drop idle sessions at
+will, so a send that finds its pooled connection closed retries once on a fresh one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from dataclasses import replace
+from email.message import EmailMessage as MimeMessage
+from email.utils import parseaddr
+
+from aiosmtplib import (
+    SMTP,
+    SMTPAuthenticationError,
+    SMTPConnectError,
+    SMTPException,
+    SMTPHeloError,
+    SMTPRecipientsRefused,
+    SMTPResponseException,
+    SMTPSenderRefused,
+    SMTPServerDisconnected,
+    SMTPTimeoutError,
+)
+
+from notifier.config import SmtpSettings
+from notifier.deliver.base import ChannelBase, key_digest, permanent, transient
+from notifier.domain import Channel, EmailMessage, Outgoing, SendResult
+from notifier.errors import DeliveryError
+from notifier.mime import build_mime
+
+
+def message_id(idempotency_key: str, from_addr: str) -> str:
+    """The Message-ID for a notification: the same key always yields the same id,
+    so a resend after an unclear failure is recognisable (and deduplicated by many MUAs)."""
+    domain = parseaddr(from_addr)[1].rpartition("@")[2] or "notifier.local"
+    return f"<{key_digest(idempotency_key)}.notifier@{domain}>"
+
+
+class SmtpEmailChannel(ChannelBase):
+    """Sends :class:`EmailMessage` through one SMTP relay (STARTTLS or implicit TLS).
+
+    ``default_from`` fills messages rendered without a sender; ``tls_context`` overrides
+    certificate checks (a private CA, or tests with a self-signed certificate).
+    """
+
+    kind = Channel.EMAIL
+    name = "smtp"
+
+    def __init__(
+        self,
+        settings: SmtpSettings,
+        *,
+        default_from: str,
+        tls_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self._settings = settings
+        self._default_from = default_from
+        self._tls_context = tls_context
+        self._idle: list[SMTP] = []
+        self._slots = asyncio.Semaphore(max(1, settings.pool_size))
+
+    async def send(self, outgoing: Outgoing) -> SendResult:
+        message = self._message(outgoing, EmailMessage)
+        if not message.from_addr:
+            message = replace(message, from_addr=self._default_from)
+        msgid = message_id(outgoing.idempotency_key, message.from_addr)
+        mime = build_mime(message, message_id=msgid)
+        sender, recipient = parseaddr(message.from_addr)[1], parseaddr(message.to)[1]
+        async with self._slots:
+            try:
+                response = await self._send_pooled(mime, sender, recipient)
+            except ValueError as exc:  # aiosmtplib refuses an unparseable address
+                raise permanent(f"smtp: {exc}", "invalid-address") from exc
+            except (SMTPException, OSError) as exc:
+                raise _delivery_error(exc) from exc
+        return SendResult(provider_id=msgid, detail=response)
+
+    async def aclose(self) -> None:
+        idle, self._idle = self._idle, []
+        for smtp in idle:
+            try:
+                await smtp.quit()
+            except (SMTPException, OSError):
+                smtp.close()
+
+    async def _send_pooled(self, mime: MimeMessage, sender: str, recipient: str) -> str:
+        if self._idle:
+            try:
+                return await self._send_on(self._idle.pop(), mime, sender, recipient)
+            except SMTPServerDisconnected:
+                pass  # the server closed the idle session; one fresh attempt follows
+            except SMTPResponseException as exc:
+                if exc.code != 421:  # 421: "closing connection", typical for idle timeouts
+                    raise
+        return await self._send_on(await self._connect(), mime, sender, recipient)
+
+    async def _send_on(self, smtp: SMTP, mime: MimeMessage, sender: str, recipient: str) -> str:
+        try:
+            _, response = await smtp.send_message(mime, sender=sender, recipients=[recipient])
+        except (SMTPResponseException, SMTPRecipientsRefused):
+            self._release(smtp)  # aiosmtplib sent RSET; the session is still usable
+            raise
+        except BaseException:
+            smtp.close()
+            raise
+        self._release(smtp)
+        return response
+
+    def _release(self, smtp: SMTP) -> None:
+        if smtp.is_connected:
+            self._idle.append(smtp)
+        else:
+            smtp.close()
+
+    async def _connect(self) -> SMTP:
+        s = self._settings
+        smtp = SMTP(
+            hostname=s.host,
+            port=s.port,
+            username=s.username or None,
+            password=s.password.get_secret_value() if s.username else None,
+            use_tls=s.use_tls,
+            start_tls=False if s.use_tls else s.starttls,
+            timeout=s.timeout_s,
+            tls_context=self._tls_context,
+        )
+        try:
+            await smtp.connect()
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+
+def _delivery_error(exc: SMTPException | OSError) -> DeliveryError:
+    """5xx about the recipient or the message is permanent; everything that a fixed
+    configuration or a recovered server can cure (auth, sender, 4xx, network) is transient."""
+    if isinstance(exc, SMTPRecipientsRefused) and exc.recipients:
+        exc = exc.recipients[0]  # one recipient per message
+    if isinstance(exc, SMTPAuthenticationError | SMTPSenderRefused | SMTPHeloError):
+        return transient(f"smtp: {exc}", f"smtp-config:{exc.code}")
+    if isinstance(exc, SMTPTimeoutError | TimeoutError):
+        return transient(f"smtp: {exc}", "smtp-timeout")
+    if isinstance(exc, SMTPResponseException) and not isinstance(exc, SMTPConnectError):
+        if 500 <= exc.code < 600:
+            return permanent(f"smtp {exc.code}: {exc.message}", f"smtp-5xx:{exc.code}")
+        return transient(f"smtp {exc.code}: {exc.message}", f"smtp-4xx:{exc.code}")
+    return transient(f"smtp: {exc}", "smtp-connection")

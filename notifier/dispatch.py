@@ -1,0 +1,373 @@
+"""The dispatcher: take due notifications from the outbox and hand them to channels.
+
+For each claimed notification it decides, in this order: is the reason still there (a
+recovered cart gets no reminder); which channel can reach the customer (contact point,
+consent for the purpose, suppression list), falling back along the rule's channel list;
+is it a decent hour (quiet hours in the customer's zone, public holidays for marketing)
+and within the frequency cap; then it renders and sends. Every notification that is not
+sent carries its reason. The attempt is written before the provider is called and
+completed after it answers, so a crash mid-send leaves evidence, and the channel gets an
+idempotency key so a retaken claim does not send twice where the provider honours it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time as _time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlmodel import Session
+
+from notifier.compose import Composer, Links, RecipientError, RenderContext, ShopView
+from notifier.compose.recipients import email_of, phone_of, push_subscription_of
+from notifier.deliver.base import ChannelBase
+from notifier.deliver.policies import (
+    backoff,
+    cap_until,
+    holiday_until,
+    parse_cap,
+    parse_window,
+    quiet_until,
+)
+from notifier.detect.evaluate import evaluate, still_active
+from notifier.detect.facts import Facts
+from notifier.detect.rules import Rule, RuleSet
+from notifier.domain import Channel, Outgoing, Purpose
+from notifier.errors import DeliveryError, TemplateError
+from notifier.runtime import Runtime
+from notifier.store import outbox
+from notifier.store.db import transaction
+from notifier.store.snapshots import ENTITY_TABLES, related
+from notifier.store.tables import DeliveryAttempt, Notification
+from notifier.track.tokens import sign
+
+log = logging.getLogger(__name__)
+
+# Permanent failures that mean "never write to this address again on this channel".
+SUPPRESSING_CODES = {"twilio:21610": "recipient replied STOP (Twilio 21610)",
+                     "push:gone": "push subscription expired (404/410)"}
+
+
+def _suppressing(code: str) -> str | None:
+    if code in SUPPRESSING_CODES:
+        return SUPPRESSING_CODES[code]
+    if code.startswith("smtp-5xx:55"):  # 550-554: mailbox unavailable, hard bounce
+        return f"hard bounce ({code})"
+    return None
+
+
+@dataclass(frozen=True)
+class Finish:
+    """The notification ends (or waits) without a provider call."""
+
+    status: str
+    reason: str | None
+    due_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Send:
+    channel: Channel
+    outgoing: Outgoing
+    recipient: str
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class RateLimiter:
+    """At most ``rate`` calls per second, spaced evenly (per worker process)."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self.next_at = 0.0
+        self.lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        if not self.interval:
+            return
+        async with self.lock:
+            delay = self.next_at - _time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self.next_at = max(self.next_at, _time.monotonic()) + self.interval
+
+
+class Dispatcher:
+    """Sends what is due as of ``now``; one instance per worker process."""
+
+    def __init__(self, runtime: Runtime, *, rules: Callable[[], RuleSet], composer: Composer,
+                 channels: dict[Channel, ChannelBase], owner: str | None = None) -> None:
+        self.runtime = runtime
+        self.settings = runtime.settings
+        self.delivery = runtime.settings.delivery
+        self.rules = rules
+        self.composer = composer
+        self.channels = channels
+        self.owner = owner or worker_id()
+        self.disabled: dict[tuple[str, int], str] = {}
+        self.limits = {Channel(k): RateLimiter(v) for k, v in self.delivery.rate_limits.items()}
+        self.shop = ShopView.from_settings(self.settings.shop)
+
+    async def run(self, now: datetime) -> Counter[str]:
+        """Claim up to ``batch_size`` due notifications and see each to its next state."""
+        lease = timedelta(seconds=self.delivery.lease_s)
+        ids = await asyncio.to_thread(self._claim, now, lease)
+        outcome: Counter[str] = Counter()
+        gate = asyncio.Semaphore(self.delivery.concurrency)
+
+        async def one(notification_id: int) -> None:
+            async with gate:
+                try:
+                    outcome[await self._one(notification_id, now)] += 1
+                except Exception:  # one bad message must not stop the batch
+                    log.exception("dispatch of notification %s failed", notification_id)
+                    outcome["error"] += 1
+
+        await asyncio.gather(*(one(i) for i in ids))
+        if ids:
+            log.info("dispatch at %s: %s", now.isoformat(), dict(outcome))
+        return outcome
+
+    def _claim(self, now: datetime, lease: timedelta) -> list[int]:
+        with transaction(self.runtime.sessions) as session:
+            rows = outbox.claim(session, now=now, owner=self.owner, lease=lease,
+                                limit=self.delivery.batch_size)
+            return [r.id for r in rows if r.id is not None]
+
+    async def _one(self, notification_id: int, now: datetime) -> str:
+        plan = await asyncio.to_thread(self._prepare, notification_id, now)
+        if isinstance(plan, Finish):
+            await asyncio.to_thread(self._finish, notification_id, plan)
+            return plan.status
+        return await self._send(notification_id, plan, now)
+
+    # -- deciding --------------------------------------------------------------------
+
+    def _prepare(self, notification_id: int, now: datetime) -> Finish | Send:
+        with self.runtime.sessions() as session:
+            n = session.get(Notification, notification_id)
+            if n is None:
+                return Finish("skipped", "notification vanished")
+            return self._plan(session, n, now)
+
+    def _plan(self, session: Session, n: Notification, now: datetime) -> Finish | Send:
+        rule = self.rules().get(n.rule)
+        if rule is None or n.step >= len(rule.steps):
+            return Finish("skipped", f"rule {n.rule!r} step {n.step} is no longer loaded")
+        if (rule.name, n.step) in self.disabled:
+            return Finish("skipped", f"step disabled: {self.disabled[(rule.name, n.step)]}")
+        row = session.get(ENTITY_TABLES[n.entity_kind], n.entity_id)
+        if row is None:
+            return Finish("skipped", f"{n.entity_kind} {n.entity_id} no longer exists")
+        facts = Facts(**related(session, n.entity_kind, [row])[0])
+        # No ``step=``: a message deferred by quiet hours or a cap waits as long as its
+        # reason holds (deferred, never dropped); max_delay guards only detection.
+        if not still_active(rule, facts, now):
+            verdict = evaluate(rule, facts, now)
+            why = verdict.reason or "the step is no longer due"
+            return Finish("skipped", f"reason gone before sending: {why}")
+
+        ctx = self._context(rule, facts, now)
+        consents = (outbox.consents_of(session, customer_id=facts.customer.id)
+                    if facts.customer else {})
+        failed = {a.channel for a in outbox.attempts_of(session, notification_id=n.id or 0)
+                  if a.outcome == "failed"}
+        reasons = [f"{c}: failed permanently before" for c in n.channels if c in failed]
+        for name in n.channels:
+            if name in failed:
+                continue
+            channel = Channel(name)
+            address, why = self._reachable(session, channel, rule.purpose, ctx, consents)
+            if address is None:
+                reasons.append(f"{name}: {why}")
+                continue
+            wait = self._not_before(session, channel, rule, facts, now)
+            if isinstance(wait, Finish):
+                return wait
+            try:
+                message = self.composer.render(n.template, channel, ctx,
+                                               transliterate=rule.steps[n.step].transliterate)
+            except RecipientError as exc:
+                reasons.append(f"{name}: {exc}")
+                continue
+            except TemplateError as exc:
+                self.disabled[(rule.name, n.step)] = f"template error: {exc}"
+                log.error("rule %s step %d disabled: %s", rule.name, n.step, exc)
+                return Finish("failed", f"template error, step disabled: {exc}")
+            return Send(channel, Outgoing(f"{n.key}:{name}", message), address)
+        return Finish("skipped", "; ".join(reasons) or "no channel configured for this rule")
+
+    def _reachable(self, session: Session, channel: Channel, purpose: Purpose,
+                   ctx: RenderContext, consents: dict[tuple[str, str], bool]
+                   ) -> tuple[str | None, str]:
+        if channel not in self.channels:
+            return None, "channel not configured"
+        try:
+            if channel is Channel.EMAIL:
+                address = email_of(ctx)
+            elif channel is Channel.SMS:
+                address = phone_of(ctx)
+            else:
+                address = push_subscription_of(ctx).endpoint or push_subscription_of(ctx).fcm_token
+        except RecipientError:
+            return None, f"no contact point ({channel.value})"
+        granted = consents.get((channel.value, purpose.value))
+        if purpose is Purpose.MARKETING and not granted and channel is not Channel.PUSH:
+            return None, f"no consent for marketing {channel.value}"
+        if granted is False:
+            return None, f"customer refused {purpose.value} {channel.value}"
+        blocked = outbox.suppressed(session, channel=channel.value, address=address,
+                                    purpose=purpose.value)
+        if blocked:
+            return None, f"suppressed ({blocked})"
+        return address, ""
+
+    def _not_before(self, session: Session, channel: Channel, rule: Rule, facts: Facts,
+                    now: datetime) -> Finish | None:
+        zone = self._zone(facts)
+        window = parse_window(self.delivery.quiet_hours.get(
+            f"{channel.value}.{rule.purpose.value}",
+            self.delivery.quiet_hours.get(channel.value, "")))
+        until = quiet_until(now, zone, window)
+        if until is not None:
+            return Finish("pending", f"quiet hours until {until.isoformat()}", until)
+        if rule.purpose is Purpose.MARKETING and self.delivery.holidays_quiet_for_marketing:
+            opening = window[1] if window else datetime.min.time().replace(hour=8)
+            until = holiday_until(now, zone, self.settings.shop.country, opening)
+            if until is not None:
+                return Finish("pending", f"public holiday, deferred until {until.isoformat()}",
+                              until)
+        cap = parse_cap(self.delivery.frequency_caps.get(rule.purpose.value, ""))
+        if cap is not None and facts.customer is not None:
+            limit, window_td = cap
+            sent = outbox.sent_times(session, customer_id=facts.customer.id,
+                                     purpose=rule.purpose.value, since=now - window_td)
+            free_at = cap_until(sent, limit, window_td, now)
+            if free_at is not None:
+                label = self.delivery.frequency_caps[rule.purpose.value]
+                if rule.on_cap == "drop":
+                    return Finish("skipped", f"frequency cap {label} reached: dropped")
+                return Finish("pending", f"frequency cap {label} until {free_at.isoformat()}",
+                              free_at)
+        return None
+
+    def _zone(self, facts: Facts) -> ZoneInfo:
+        name = (facts.customer.timezone if facts.customer else None) or self.settings.shop.timezone
+        try:
+            return ZoneInfo(name)
+        except ZoneInfoNotFoundError:
+            return ZoneInfo(self.settings.shop.timezone)
+
+    def _context(self, rule: Rule, facts: Facts, now: datetime) -> RenderContext:
+        base = self.settings.server.public_url.rstrip("/")
+        links = Links(tracking=facts.shipment.tracking_url if facts.shipment else None)
+        if facts.customer is not None:
+            secret = self.settings.server.secret_key.get_secret_value()
+            token = sign({"c": facts.customer.id, "p": rule.purpose.value}, secret)
+            links = Links(unsubscribe=f"{base}/u/{token}", preferences=f"{base}/u/{token}",
+                          tracking=links.tracking)
+        return RenderContext(customer=facts.customer, order=facts.order,
+                             shipment=facts.shipment, cart=facts.cart, offer=None,
+                             shop=self.shop, links=links, now=now, purpose=rule.purpose)
+
+    # -- sending ---------------------------------------------------------------------
+
+    async def _send(self, notification_id: int, plan: Send, now: datetime) -> str:
+        attempt_id = await asyncio.to_thread(self._begin, notification_id, plan, now)
+        limiter = self.limits.get(plan.channel)
+        if limiter is not None:
+            await limiter.wait()
+        started = _time.perf_counter()
+        try:
+            result = await self.channels[plan.channel].send(plan.outgoing)
+        except DeliveryError as exc:
+            took = int((_time.perf_counter() - started) * 1000)
+            return await asyncio.to_thread(self._failed, notification_id, attempt_id, plan,
+                                           exc, now, took)
+        took = int((_time.perf_counter() - started) * 1000)
+        await asyncio.to_thread(self._sent, notification_id, attempt_id, plan,
+                                result.provider_id, now, took)
+        return "sent"
+
+    def _begin(self, notification_id: int, plan: Send, now: datetime) -> int:
+        with transaction(self.runtime.sessions) as session:
+            n = session.get(Notification, notification_id)
+            number = (n.attempts if n else 0) + 1
+            return outbox.begin_attempt(session, notification_id=notification_id,
+                                        number=number, channel=plan.channel.value, now=now)
+
+    def _sent(self, notification_id: int, attempt_id: int, plan: Send, provider_id: str,
+              now: datetime, took: int) -> None:
+        with transaction(self.runtime.sessions) as session:
+            outbox.finish_attempt(session, attempt_id=attempt_id, outcome="sent", now=now,
+                                  provider_id=provider_id, duration_ms=took)
+            n = session.get(Notification, notification_id)
+            if n is None:
+                return
+            n.status, n.reason, n.sent_at = "sent", None, now
+            n.channel, n.recipient, n.provider_id = plan.channel.value, plan.recipient, provider_id
+            n.attempts += 1
+            n.lease_until = n.lease_owner = None
+            session.add(n)
+
+    def _failed(self, notification_id: int, attempt_id: int, plan: Send, exc: DeliveryError,
+                now: datetime, took: int) -> str:
+        with transaction(self.runtime.sessions) as session:
+            n = session.get(Notification, notification_id)
+            if n is None:
+                return "error"
+            n.attempts += 1
+            n.channel, n.recipient = plan.channel.value, plan.recipient
+            n.lease_until = n.lease_owner = None
+            error = f"{exc.code or 'error'}: {exc.reason}"
+            if exc.permanent:
+                outbox.finish_attempt(session, attempt_id=attempt_id, outcome="failed", now=now,
+                                      error=error, duration_ms=took)
+                why = _suppressing(exc.code)
+                if why:
+                    outbox.suppress(session, channel=plan.channel.value, address=plan.recipient,
+                                    reason=why, now=now)
+                remaining = n.channels[n.channels.index(plan.channel.value) + 1:]
+                if remaining:
+                    n.status, n.due_at = "pending", now
+                    n.reason = f"{plan.channel.value} failed permanently ({error}); falling back"
+                else:
+                    n.status, n.reason = "failed", f"permanent failure: {error}"
+            else:
+                outbox.finish_attempt(session, attempt_id=attempt_id, outcome="retry", now=now,
+                                      error=error, duration_ms=took)
+                if n.attempts >= self.delivery.max_attempts:
+                    n.status = "failed"
+                    n.reason = f"gave up after {n.attempts} attempts; last: {error}"
+                else:
+                    delay = backoff(n.attempts, base_s=self.delivery.backoff_base_s,
+                                    max_s=self.delivery.backoff_max_s,
+                                    retry_after=exc.retry_after)
+                    n.status, n.due_at = "pending", now + delay
+                    n.reason = f"retry {n.attempts + 1} at {n.due_at.isoformat()} after {error}"
+            session.add(n)
+            return n.status if n.status != "pending" else "retry"
+
+    def _finish(self, notification_id: int, plan: Finish) -> None:
+        with transaction(self.runtime.sessions) as session:
+            n = session.get(Notification, notification_id)
+            if n is None or (n.lease_owner not in (None, self.owner)):
+                return
+            n.status, n.reason = plan.status, plan.reason
+            if plan.due_at is not None:
+                n.due_at = plan.due_at
+            n.lease_until = n.lease_owner = None
+            session.add(n)
+
+
+def history(session: Session, notification_id: int) -> list[DeliveryAttempt]:
+    return outbox.attempts_of(session, notification_id=notification_id)

@@ -1,0 +1,78 @@
+"""The only place that chains the stages: detect what is due, then dispatch it.
+
+    engine = build_engine(runtime)
+    await engine.run_due(now)      # one detection-and-dispatch pass as of ``now``
+
+The scheduler calls :meth:`Engine.detect` and :meth:`Engine.dispatch` on their own
+intervals; ``notifier tick --now`` and tests call :meth:`Engine.run_due` with a chosen
+moment. Nothing here sleeps or reads the clock itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from notifier.compose import Composer
+from notifier.deliver.base import ChannelBase
+from notifier.deliver.registry import build_channels, close_channels
+from notifier.detect.scan import ScanResult, scan
+from notifier.dispatch import Dispatcher
+from notifier.domain import Channel
+from notifier.rulebook import RuleBook
+from notifier.runtime import Runtime
+
+
+@dataclass
+class TickResult:
+    scan: ScanResult
+    dispatched: Counter[str] = field(default_factory=Counter)
+
+
+class Engine:
+    def __init__(self, runtime: Runtime, *, rules: RuleBook, composer: Composer,
+                 channels: dict[Channel, ChannelBase], owner: str | None = None) -> None:
+        self.runtime = runtime
+        self.rules = rules
+        self.composer = composer
+        self.channels = channels
+        self.dispatcher = Dispatcher(runtime, rules=rules, composer=composer, channels=channels,
+                                     owner=owner)
+
+    async def detect(self, now: datetime) -> ScanResult:
+        return await asyncio.to_thread(scan, self.runtime.sessions, self.rules(), now)
+
+    async def dispatch(self, now: datetime, *, max_batches: int = 100) -> Counter[str]:
+        """Dispatch until nothing more is due as of ``now`` (bounded, so a tick ends)."""
+        total: Counter[str] = Counter()
+        for _ in range(max_batches):
+            done = await self.dispatcher.run(now)
+            total.update(done)
+            if sum(done.values()) < self.runtime.settings.delivery.batch_size:
+                break
+        return total
+
+    async def run_due(self, now: datetime) -> TickResult:
+        found = await self.detect(now)
+        return TickResult(found, await self.dispatch(now))
+
+    async def aclose(self) -> None:
+        await close_channels(self.channels)
+
+
+def build_engine(runtime: Runtime, *, channels: dict[Channel, ChannelBase] | None = None,
+                 owner: str | None = None) -> Engine:
+    """The engine from settings: rules (refused whole if broken), templates, channels."""
+    settings = runtime.settings
+    composer = Composer.from_settings(settings, sms_max_segments=settings.delivery.sms_max_segments)
+    locale = settings.shop.default_locale
+
+    def template_exists(name: str) -> bool:
+        return any(composer.available(name, channel, locale) for channel in Channel)
+
+    rules = RuleBook(settings.paths.rules_dir, template_exists=template_exists)
+    return Engine(runtime, rules=rules, composer=composer,
+                  channels=channels if channels is not None else build_channels(settings),
+                  owner=owner)

@@ -1,0 +1,31 @@
+"""APScheduler wiring: two small interval jobs, each one step with the time passed in.
+
+Jobs are not persisted and there is one per kind of work, not per entity: what is due
+lives in the database (indexed due times), so a restart loses nothing and a burst after
+downtime is found by the next scan instead of being dropped as a misfire.
+"""
+
+from __future__ import annotations
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from notifier.pipeline import Engine
+
+
+def create_scheduler(engine: Engine) -> AsyncIOScheduler:
+    settings = engine.runtime.settings.scheduler
+    clock = engine.runtime.clock
+    scheduler = AsyncIOScheduler(timezone="UTC")
+
+    async def detect() -> None:
+        await engine.detect(clock())
+
+    async def dispatch() -> None:
+        await engine.dispatch(clock())
+
+    common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
+    scheduler.add_job(detect, "interval", seconds=settings.detect_interval_s, id="detect",
+                      **common)
+    scheduler.add_job(dispatch, "interval", seconds=settings.dispatch_interval_s,
+                      id="dispatch", **common)
+    return scheduler

@@ -1,0 +1,1 @@
+"""The track stage: receipts, provider callbacks, unsubscribes, conversions, metrics."""
