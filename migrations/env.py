@@ -9,7 +9,7 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-import notifier.store.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+import notifier.store.schema  # noqa: F401  (registers every table on SQLModel.metadata)
 from notifier.store.db import create_db_engine
 
 config = context.config

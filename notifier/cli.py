@@ -254,7 +254,13 @@ def _mount_groups() -> None:
     from notifier.detect.commands import build_rules_cli
     from notifier.detect.simulate import add_simulate_command
 
-    rules_cli = build_rules_cli(get_settings)
+    def template_lookup(settings: Settings):  # type: ignore[no-untyped-def]
+        # The same lookup the engine uses, so `rules check` and start-up agree.
+        from notifier.pipeline import template_lookup as engine_lookup
+
+        return engine_lookup(settings)
+
+    rules_cli = build_rules_cli(get_settings, template_lookup=template_lookup)
     add_simulate_command(rules_cli, get_settings)
     app.add_typer(rules_cli, name="rules")
     app.add_typer(build_templates_cli(get_settings), name="templates")

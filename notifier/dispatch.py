@@ -221,10 +221,11 @@ class Dispatcher:
         except RecipientError:
             return None, f"no contact point ({channel.value})"
         granted = consents.get((channel.value, purpose.value))
-        if purpose is Purpose.MARKETING and not granted and channel is not Channel.PUSH:
-            return None, f"no consent for marketing {channel.value}"
         if granted is False:
             return None, f"customer refused {purpose.value} {channel.value}"
+        # Marketing needs an opt-in; a push subscription is one (the browser asked).
+        if purpose is Purpose.MARKETING and not granted and channel is not Channel.PUSH:
+            return None, f"no consent for marketing {channel.value}"
         blocked = outbox.suppressed(session, channel=channel.value, address=address,
                                     purpose=purpose.value)
         if blocked:

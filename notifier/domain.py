@@ -194,3 +194,4 @@ class CartSnapshot:
     phone: str | None = None
     last_activity_at: datetime | None = None
     completed_at: datetime | None = None
+    deleted_at: datetime | None = None

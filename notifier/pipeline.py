@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from notifier.compose import Composer
+from notifier.config import Settings
 from notifier.deliver.base import ChannelBase
 from notifier.deliver.registry import build_channels, close_channels
+from notifier.detect.rules import TemplateExists
 from notifier.detect.scan import ScanResult, scan
 from notifier.dispatch import Dispatcher
 from notifier.domain import Channel
@@ -45,12 +47,16 @@ class Engine:
         return await asyncio.to_thread(scan, self.runtime.sessions, self.rules(), now)
 
     async def dispatch(self, now: datetime, *, max_batches: int = 100) -> Counter[str]:
-        """Dispatch until nothing more is due as of ``now`` (bounded, so a tick ends)."""
+        """Dispatch until nothing more is due as of ``now`` (bounded, so a tick ends).
+
+        A permanent failure that falls back to the next channel is due at once, so the
+        fallback goes out in the same pass; retries and deferrals wait for their time.
+        """
         total: Counter[str] = Counter()
         for _ in range(max_batches):
             done = await self.dispatcher.run(now)
             total.update(done)
-            if sum(done.values()) < self.runtime.settings.delivery.batch_size:
+            if not done:
                 break
         return total
 
@@ -62,17 +68,27 @@ class Engine:
         await close_channels(self.channels)
 
 
-def build_engine(runtime: Runtime, *, channels: dict[Channel, ChannelBase] | None = None,
-                 owner: str | None = None) -> Engine:
-    """The engine from settings: rules (refused whole if broken), templates, channels."""
-    settings = runtime.settings
-    composer = Composer.from_settings(settings, sms_max_segments=settings.delivery.sms_max_segments)
+def _composer(settings: Settings) -> Composer:
+    return Composer.from_settings(settings, sms_max_segments=settings.delivery.sms_max_segments)
+
+
+def template_lookup(settings: Settings, composer: Composer | None = None) -> TemplateExists:
+    """Whether a message name has a template on some channel in the shop's locale chain."""
+    composer = composer or _composer(settings)
     locale = settings.shop.default_locale
 
     def template_exists(name: str) -> bool:
         return any(composer.available(name, channel, locale) for channel in Channel)
 
-    rules = RuleBook(settings.paths.rules_dir, template_exists=template_exists)
+    return template_exists
+
+
+def build_engine(runtime: Runtime, *, channels: dict[Channel, ChannelBase] | None = None,
+                 owner: str | None = None) -> Engine:
+    """The engine from settings: rules (refused whole if broken), templates, channels."""
+    settings = runtime.settings
+    composer = _composer(settings)
+    rules = RuleBook(settings.paths.rules_dir, template_exists=template_lookup(settings, composer))
     return Engine(runtime, rules=rules, composer=composer,
                   channels=channels if channels is not None else build_channels(settings),
                   owner=owner)

@@ -26,6 +26,7 @@ from notifier.config import Settings
 from notifier.runtime import Runtime, create_runtime
 from notifier.store.db import create_db_engine
 from notifier.store.migrate import upgrade
+from notifier.store.schema import tables as _tables  # noqa: F401  (every table)
 
 PG_ADMIN_URL = os.environ.get(
     "NOTIFIER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

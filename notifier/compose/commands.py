@@ -16,7 +16,7 @@ from pathlib import Path
 
 import typer
 
-from notifier.compose.composer import DEFAULT_SMS_MAX_SEGMENTS, Composer
+from notifier.compose.composer import Composer
 from notifier.compose.context import RenderContext
 from notifier.compose.layout import messages
 from notifier.compose.recipients import RecipientError
@@ -60,15 +60,18 @@ def build_templates_cli(get_settings: Callable[[], Settings]) -> typer.Typer:
 
     @app.command("check")
     def check(
-        sms_max_segments: int = typer.Option(
-            DEFAULT_SMS_MAX_SEGMENTS, help="refuse SMS longer than this many segments"
+        sms_max_segments: int | None = typer.Option(
+            None, help="refuse SMS longer than this (default: [delivery] sms_max_segments)"
         ),
     ) -> None:
         """Render every template with sample data; exit 1 if anything is wrong."""
         settings = get_settings()
         root = settings.paths.templates_dir
         problems = check_templates(
-            root, settings.shop, sms_max_segments=sms_max_segments, from_addr=settings.email.from_
+            root,
+            settings.shop,
+            sms_max_segments=sms_max_segments or settings.delivery.sms_max_segments,
+            from_addr=settings.email.from_,
         )
         for problem in problems:
             typer.echo(problem, err=True)
@@ -85,7 +88,9 @@ def build_templates_cli(get_settings: Callable[[], Settings]) -> typer.Typer:
         sample: Path | None = typer.Option(None, help="JSON/TOML file overriding sample data"),
         out: Path | None = typer.Option(None, help="output dir (default <data_dir>/preview)"),
         transliterate: bool = typer.Option(False, help="SMS: replace ą→a, ł→l to stay GSM-7"),
-        sms_max_segments: int = typer.Option(DEFAULT_SMS_MAX_SEGMENTS),
+        sms_max_segments: int | None = typer.Option(
+            None, help="default: [delivery] sms_max_segments"
+        ),
     ) -> None:
         """Render one message with sample data; write .eml/.html and print the text."""
         settings = get_settings()

@@ -77,15 +77,14 @@ class Composer:
         self.environment = TemplateEnvironment(self.templates_dir)
 
     @classmethod
-    def from_settings(
-        cls, settings: Settings, *, sms_max_segments: int = DEFAULT_SMS_MAX_SEGMENTS
-    ) -> Composer:
-        """The composer the engine and the CLI use, configured from ``settings``."""
+    def from_settings(cls, settings: Settings, *, sms_max_segments: int | None = None) -> Composer:
+        """The composer the engine and the CLI use, configured from ``settings``
+        (``sms_max_segments`` defaults to ``[delivery] sms_max_segments``)."""
         return cls(
             settings.paths.templates_dir,
             settings.shop,
             from_addr=settings.email.from_,
-            sms_max_segments=sms_max_segments,
+            sms_max_segments=sms_max_segments or settings.delivery.sms_max_segments,
         )
 
     # --- what exists -----------------------------------------------------------------

@@ -23,8 +23,11 @@ def inline_css(html: str) -> str:
 
 
 def one_line(text: str) -> str:
-    """Subjects and preheaders are a single line; a newline in a header is an injection."""
-    return " ".join(text.split())
+    """Subjects and preheaders are a single line; a newline in a header is an injection.
+
+    Only ASCII whitespace is collapsed: Babel's no-break spaces inside amounts stay.
+    """
+    return re.sub(r"[ \t\r\n\f\v]+", " ", text).strip()
 
 
 def plain_text(text: str) -> str:

@@ -39,6 +39,25 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
         self.root = root
         self.filters.update(filters())
 
+    def join_path(self, template: str, parent: str) -> str:
+        """Refuse mixing escaped and unescaped templates (include, import, extends).
+
+        A ``.txt`` partial or macro pulled into an ``.html`` template would insert
+        customer data unescaped (Jinja marks a macro's output safe in the caller), so an
+        HTML template may only use HTML templates (and ``.css``), and text only text.
+        """
+        if self._escapes(template) != self._escapes(parent) and not template.endswith(".css"):
+            kind = "an HTML" if self._escapes(parent) else "a text"
+            raise SecurityError(
+                f"{template!r} cannot be used from {kind} template: escaping would differ; "
+                "keep .html with .html and .txt with .txt"
+            )
+        return template
+
+    def _escapes(self, name: str) -> bool:
+        autoescape = self.autoescape
+        return bool(autoescape(name) if callable(autoescape) else autoescape)
+
     def render(self, name: str, namespace: Mapping[str, Any]) -> str:
         """Render template ``name`` (relative to ``root``) or raise TemplateError."""
         try:

@@ -30,7 +30,7 @@ from notifier.config import SmtpSettings
 from notifier.deliver.base import ChannelBase, key_digest, permanent, transient
 from notifier.domain import Channel, EmailMessage, Outgoing, SendResult
 from notifier.errors import DeliveryError
-from notifier.mime import build_mime
+from notifier.mime import build_mime, to_bytes
 
 
 def message_id(idempotency_key: str, from_addr: str) -> str:
@@ -100,7 +100,9 @@ class SmtpEmailChannel(ChannelBase):
 
     async def _send_on(self, smtp: SMTP, mime: MimeMessage, sender: str, recipient: str) -> str:
         try:
-            _, response = await smtp.send_message(mime, sender=sender, recipients=[recipient])
+            # Flattened here, not by send_message: its SMTP policy refolds long headers
+            # (List-Unsubscribe) into encoded words.
+            _, response = await smtp.sendmail(sender, [recipient], to_bytes(mime))
         except (SMTPResponseException, SMTPRecipientsRefused):
             self._release(smtp)  # aiosmtplib sent RSET; the session is still usable
             raise

@@ -87,6 +87,7 @@ def cart_snapshot(row: Cart) -> CartSnapshot:
         id=row.id or 0, currency=row.currency, value=Decimal(row.value), items=_items(row.items),
         recovery_url=row.recovery_url, email=row.email, phone=row.phone,
         last_activity_at=row.last_activity_at, completed_at=row.completed_at,
+        deleted_at=row.deleted_at,
     )
 
 

@@ -1,0 +1,7 @@
+"""Imports every table module so ``SQLModel.metadata`` knows the whole schema.
+
+Alembic's env.py and the test fixtures import this module; a new table module is added
+here with one import line.
+"""
+
+from notifier.store import tables  # noqa: F401
