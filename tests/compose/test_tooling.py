@@ -192,3 +192,15 @@ def test_cli_preview_reports_template_errors(
     result = CliRunner().invoke(make_cli(tmp_path, broken), ["preview", "x", "--channel", "sms"])
     assert result.exit_code == 1
     assert "x/pl/sms.txt:2: undefined" in result.output
+
+
+def test_cli_check_uses_the_configured_sms_limit(tmp_path: Path) -> None:
+    def get_settings() -> Settings:
+        return Settings(
+            paths={"templates_dir": SHIPPED_TEMPLATES, "data_dir": tmp_path},
+            delivery={"sms_max_segments": 1},
+        )
+
+    result = CliRunner().invoke(build_templates_cli(get_settings), ["check"])
+    assert result.exit_code == 1
+    assert "SMS too long" in result.output and "limit 1" in result.output

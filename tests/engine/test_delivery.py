@@ -4,9 +4,9 @@ real twilio client against a local fake Twilio, with faults and receipts."""
 from __future__ import annotations
 
 import email
-from email import policy
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
+from email import policy
 from email.message import EmailMessage as Message
 from pathlib import Path
 
