@@ -8,7 +8,7 @@ Templates live under ``templates/`` (layout in :mod:`notifier.compose.layout`, g
 ``file:line: reason``. This stage never touches the database or the network.
 """
 
-from notifier.compose.composer import DEFAULT_SMS_MAX_SEGMENTS, Composer
+from notifier.compose.composer import DEFAULT_SMS_MAX_SEGMENTS, Composer, SmsTooLongError
 from notifier.compose.context import Links, OfferKind, OfferView, RenderContext, ShopView
 from notifier.compose.recipients import RecipientError
 
@@ -21,4 +21,5 @@ __all__ = [
     "RecipientError",
     "RenderContext",
     "ShopView",
+    "SmsTooLongError",
 ]

@@ -7,8 +7,9 @@
 
 ``render`` either returns a complete message or raises: :class:`TemplateError` when a
 template is missing, broken or renders an SMS over the segment limit (the engine then
-disables the rule step), :class:`RecipientError` when the customer has no address on
-that channel. It never touches the database or the network.
+disables the rule step), :class:`RecipientError` when this customer cannot get it on
+that channel (no address; a marketing email without an unsubscribe link). It never
+touches the database or the network.
 """
 
 from __future__ import annotations
@@ -30,7 +31,12 @@ from notifier.compose.layout import (
     resolve_locale,
     template_name,
 )
-from notifier.compose.recipients import email_of, phone_of, push_subscription_of
+from notifier.compose.recipients import (
+    RecipientError,
+    email_of,
+    phone_of,
+    push_subscription_of,
+)
 from notifier.compose.views import namespace
 from notifier.config import Settings, ShopSettings
 from notifier.domain import Channel, EmailMessage, Message, Purpose, PushMessage, SmsMessage
@@ -175,7 +181,8 @@ class Composer:
         to = email_of(ctx)
         marketing = ctx.purpose is Purpose.MARKETING
         if marketing and not ctx.links.unsubscribe:
-            raise ValueError("a marketing email needs links.unsubscribe (List-Unsubscribe)")
+            # Per recipient, not per template: skip this message, keep the rule step.
+            raise RecipientError("a marketing email needs links.unsubscribe (List-Unsubscribe)")
         variables = namespace(ctx, formatter)
         head = self._parts(message_name, locale, Channel.EMAIL, variables, ("subject", "preheader"))
         # The layout shows the subject in <title> and hides the preheader in the body.
@@ -223,7 +230,7 @@ class Composer:
         return PushMessage(
             to=to,
             title=email.one_line(parts["title"]),
-            body=sms.normalise(parts["body"]),
+            body=email.plain_text(parts["body"]).strip(),
             url=parts["url"].strip(),
         )
 

@@ -8,7 +8,8 @@ from notifier.errors import NotifierError
 
 
 class RecipientError(NotifierError):
-    """Raised when the context has no address for the channel (no email, phone or push).
+    """Raised when this customer cannot get the message on the channel: no email, phone
+    or push subscription, or a marketing email without an unsubscribe link.
 
     Unlike :class:`~notifier.errors.TemplateError` this is about one customer, not the
     template: the engine should skip this message, not disable the rule step.

@@ -32,9 +32,11 @@ from notifier.compose.samples import scenarios
 from notifier.config import ShopSettings
 from notifier.domain import Channel, EmailMessage, Message, PushMessage, SmsMessage
 from notifier.errors import TemplateError
-from notifier.mime import build_mime
+from notifier.mime import build_mime, to_bytes
 
 PREVIEW_FROM = "Sklep <sklep@example.com>"
+# Files `check` compiles; anything else under templates/ (images, notes) is left alone.
+TEMPLATE_SUFFIXES = frozenset({".html", ".htm", ".txt", ".css"})
 
 
 def check_templates(
@@ -58,9 +60,9 @@ def check_templates(
         report.add("morfeusz2: SGJP dictionary unavailable; Polish greetings degrade")
     if not (shop.support_email or shop.support_phone or shop.contact_url):
         report.add("shop: no support_email, support_phone or contact_url; messages offer no human")
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+    for path in sorted(p for p in root.rglob("*") if p.suffix in TEMPLATE_SUFFIXES):
         relative = path.relative_to(root)
-        if not any(part.startswith(".") for part in relative.parts):
+        if path.is_file() and not any(part.startswith(".") for part in relative.parts):
             report.attempt(partial(composer.environment.check_syntax, relative.as_posix()))
     for message in messages(root):
         _check_message(composer, message, report)
@@ -187,7 +189,7 @@ def preview(
         stem = f"{message_name}.{used}"
         if isinstance(message, EmailMessage):
             eml, html = out_dir / f"{stem}.eml", out_dir / f"{stem}.html"
-            eml.write_bytes(build_mime(message).as_bytes())
+            eml.write_bytes(to_bytes(build_mime(message)))
             html.write_text(message.html, encoding="utf-8")
             files += [eml, html]
         else:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import sessionmaker
@@ -80,6 +81,8 @@ def _scan_batch(
         .with_for_update(skip_locked=True)
     )
     rows = session.exec(stmt).all()
+    claims: list[dict[str, Any]] = []
+    next_checks: list[dict[str, Any]] = []
     for row, snaps in zip(rows, related(session, kind, rows), strict=True):
         facts = Facts(**snaps)
         upcoming: list[datetime] = []
@@ -87,27 +90,29 @@ def _scan_batch(
             verdict = evaluate(rule, facts, now)
             if verdict.error:
                 log.warning("rule %s on %s %s: %s", rule.name, kind, row.id, verdict.error)
-            _claim(session, rule, verdict, facts, kind, row.id, now, result)
+            claims.extend(_claims(rule, verdict, facts, kind, row.id, now))
             if verdict.next_at is not None:
                 upcoming.append(verdict.next_at)
-        row.next_check_at = min(upcoming) if upcoming else None
-        session.add(row)
+        next_checks.append({"rid": row.id, "nca": min(upcoming) if upcoming else None})
+    # One statement each for the whole batch: a round trip per row would dominate a tick.
+    _insert(session, claims, result)
+    if next_checks:
+        t = table.__table__  # type: ignore[attr-defined]
+        session.execute(
+            sa.update(t).where(t.c.id == sa.bindparam("rid"))
+            .values(next_check_at=sa.bindparam("nca")),
+            next_checks,
+        )
     result.rows += len(rows)
     return len(rows)
 
 
-def _claim(
-    session: Session,
-    rule: Rule,
-    verdict: Evaluation,
-    facts: Facts,
-    kind: str,
-    entity_id: int,
-    now: datetime,
-    result: ScanResult,
-) -> None:
+def _claims(
+    rule: Rule, verdict: Evaluation, facts: Facts, kind: str, entity_id: int, now: datetime
+) -> list[dict[str, Any]]:
+    """The notification rows this verdict asks for (the database drops the known ones)."""
     if not verdict.active:
-        return
+        return []
     base = {
         "rule": rule.name,
         "entity_kind": kind,
@@ -119,30 +124,22 @@ def _claim(
         "due_at": now,
         "days_late": verdict.days_late,
     }
-    for step in verdict.superseded:
-        _insert(
-            session,
-            base,
-            rule,
-            step,
-            "skipped",
-            f"superseded by step {verdict.due} (several steps came due at once)",
-            result,
-        )
-    for step in verdict.stale:
-        _insert(
-            session,
-            base,
-            rule,
-            step,
-            "skipped",
-            f"stale: due at {verdict.schedule[step].isoformat()}, older than max_delay",
-            result,
-        )
-    if verdict.due is None:
-        return
-    status, reason = _initial_status(rule, facts)
-    _insert(session, base, rule, verdict.due, status, reason, result)
+
+    def row(step: int, status: str, reason: str | None) -> dict[str, Any]:
+        return {
+            **base, "step": step, "template": rule.steps[step].template, "status": status,
+            "reason": reason, "key": notification_key(rule.name, step, kind, entity_id),
+        }
+
+    out = [row(step, "skipped", f"superseded by step {verdict.due} "
+                                "(several steps came due at once)")
+           for step in verdict.superseded]
+    out += [row(step, "skipped", f"stale: due at {verdict.schedule[step].isoformat()}, "
+                                 "older than max_delay")
+            for step in verdict.stale]
+    if verdict.due is not None:
+        out.append(row(verdict.due, *_initial_status(rule, facts)))
+    return out
 
 
 def _initial_status(rule: Rule, facts: Facts) -> tuple[str, str | None]:
@@ -157,25 +154,18 @@ def _initial_status(rule: Rule, facts: Facts) -> tuple[str, str | None]:
     return "pending", None
 
 
-def _insert(
-    session: Session,
-    base: dict[str, Any],
-    rule: Rule,
-    step: int,
-    status: str,
-    reason: str | None,
-    result: ScanResult,
-) -> None:
-    values = {
-        **base,
-        "step": step,
-        "template": rule.steps[step].template,
-        "status": status,
-        "reason": reason,
-        "key": notification_key(rule.name, step, base["entity_kind"], base["entity_id"]),
-    }
+def _insert(session: Session, claims: list[dict[str, Any]], result: ScanResult) -> None:
+    """Insert the claims; the unique key makes rows another tick or worker already
+    created a silent no-op, and RETURNING tells which ones were really new."""
+    if not claims:
+        return
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(Notification).values(**values).on_conflict_do_nothing(index_elements=["key"])
-    if session.exec(stmt).rowcount:  # type: ignore[call-overload]
+    stmt = (
+        insert(Notification)
+        .values(claims)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(Notification.status)  # type: ignore[arg-type]
+    )
+    for (status,) in session.execute(stmt).all():
         result.created[status] += 1

@@ -116,7 +116,7 @@ def test_marketing_email_without_unsubscribe_link_is_refused(
     composer: Composer, shop: ShopSettings
 ) -> None:
     ctx = dataclasses.replace(sample_context("cart_reminder", "pl", shop), links=Links())
-    with pytest.raises(ValueError, match="unsubscribe"):
+    with pytest.raises(RecipientError, match="unsubscribe"):
         composer.render("cart_reminder", Channel.EMAIL, ctx)
 
 
