@@ -158,7 +158,7 @@ def worker() -> None:
         scheduler.start()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGHUP, engine.rules.reload)
+        loop.add_signal_handler(signal.SIGHUP, engine.reload)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()

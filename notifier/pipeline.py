@@ -64,6 +64,12 @@ class Engine:
         found = await self.detect(now)
         return TickResult(found, await self.dispatch(now))
 
+    def reload(self) -> list[str]:
+        """Re-read rules (kept whole or not at all) and templates; returns rule problems."""
+        problems = self.rules.reload()
+        self.composer.environment.cache.clear()  # type: ignore[union-attr]
+        return problems
+
     async def aclose(self) -> None:
         await close_channels(self.channels)
 

@@ -35,6 +35,9 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=False,
+            # No stat() per render: a stat per template per message cost more than the
+            # render itself. Edited templates go live when the engine reloads.
+            auto_reload=False,
         )
         self.root = root
         self.filters.update(filters())

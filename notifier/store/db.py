@@ -11,6 +11,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
+WRITE_OPTION = "notifier_writes"
+
 
 def create_db_engine(url: str, *, echo: bool = False) -> Engine:
     """An engine tuned per backend.
@@ -43,9 +45,12 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
 
 
 def _sqlite_begin_immediate(conn) -> None:  # type: ignore[no-untyped-def]
-    # BEGIN IMMEDIATE takes the write lock up front: two writers queue on the busy
-    # timeout instead of deadlocking when both upgrade from a read lock.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # A unit of work (``transaction``) says BEGIN IMMEDIATE and takes the write lock up
+    # front: two writers queue on the busy timeout instead of deadlocking when both
+    # upgrade from a read lock. Read-only sessions begin deferred and, under WAL, never
+    # wait for a writer.
+    writes = conn.get_execution_options().get(WRITE_OPTION, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -54,8 +59,9 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on any error."""
+    """One unit of work that writes: commit on success, roll back on any error."""
     with factory() as session, session.begin():
+        session.connection(execution_options={WRITE_OPTION: True})
         yield session
 
 

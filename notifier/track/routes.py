@@ -121,7 +121,7 @@ def build_track_router(runtime: Runtime, *, engine: Engine | None = None) -> API
     async def reload_rules() -> JSONResponse:
         if engine is None:
             raise HTTPException(409, "this process runs no engine (notifier api)")
-        problems = await run_in_threadpool(engine.rules.reload)
+        problems = await run_in_threadpool(engine.reload)
         body = {"reloaded": not problems, "problems": problems, "rules": len(engine.rules())}
         return JSONResponse(body, status_code=200 if not problems else 422)
 

@@ -1,0 +1,174 @@
+"""Messages per second through the engine to a local SMTP sink, beside raw aiosmtplib.
+
+    .venv/bin/python bench/dispatch.py                 # 2,000 messages, SQLite
+    .venv/bin/python bench/dispatch.py --messages 5000 --database postgresql
+
+The sink is aiosmtpd's discarding handler in its own process. The engine run claims,
+checks consent and quiet hours, renders the shipped order_unshipped email (sandboxed
+Jinja2, CSS inlining), sends through the SMTP channel's persistent connections and records
+every attempt. The raw run sends the same number of equally sized, pre-built messages with
+aiosmtplib over the same number of persistent connections and does nothing else. The
+ratio is the engine's overhead per message. Figures go to stdout; nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from pathlib import Path
+
+import aiosmtplib
+import sqlalchemy as sa
+
+from notifier.clock import FrozenClock
+from notifier.config import Settings
+from notifier.deliver.registry import build_channels
+from notifier.ingest.apply import Applier
+from notifier.ingest.records import OrderIn
+from notifier.pipeline import build_engine
+from notifier.runtime import create_runtime
+from notifier.store.db import create_db_engine, transaction
+from notifier.store.migrate import upgrade
+
+REPO = Path(__file__).resolve().parents[1]
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+T0 = datetime(2026, 11, 30, 9, 15, tzinfo=UTC)
+DUE = datetime(2026, 12, 2, 15, 0, tzinfo=UTC)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_sink(port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen([sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
+                             "-c", "aiosmtpd.handlers.Sink"])
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            return proc
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("SMTP sink did not start")
+
+
+def seed(settings: Settings, count: int) -> None:
+    runtime = create_runtime(settings)
+    with transaction(runtime.sessions) as session:
+        applier = Applier(session, settings, source="bench", now=T0)
+        for i in range(count):
+            applier.apply(OrderIn.model_validate({
+                "external_id": f"o{i}", "currency": "PLN", "total": "249.00",
+                "payment_status": "paid", "placed_at": T0.isoformat(),
+                "ship_by": "2026-12-02T12:00:00+01:00",
+                "items": [{"name": "Kubek ceramiczny", "quantity": 2, "price": "49.00"}],
+                "customer": {"external_id": f"c{i}", "email": f"c{i}@example.pl",
+                             "first_name": "Anna", "salutation": "mrs", "locale": "pl"}}))
+    runtime.close()
+
+
+async def engine_run(settings: Settings) -> tuple[int, float, int]:
+    runtime = create_runtime(settings, clock=FrozenClock(DUE))
+    engine = build_engine(runtime, channels=build_channels(settings))
+    await engine.detect(DUE)
+    started = time.perf_counter()
+    done = await engine.dispatch(DUE)
+    took = time.perf_counter() - started
+    await engine.aclose()
+    runtime.close()
+    return done["sent"], took, sum(done.values()) - done["sent"]
+
+
+async def raw_run(port: int, count: int, connections: int, size: int) -> float:
+    body = "x" * max(0, size - 300)
+    clients = [aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False)
+               for _ in range(connections)]
+    await asyncio.gather(*(c.connect() for c in clients))
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(count):
+        queue.put_nowait(i)
+
+    async def pump(client: aiosmtplib.SMTP) -> None:
+        while not queue.empty():
+            i = queue.get_nowait()
+            msg = EmailMessage()
+            msg["From"], msg["To"], msg["Subject"] = "s@example.pl", f"c{i}@example.pl", "x"
+            msg.set_content(body)
+            await client.send_message(msg)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(pump(c) for c in clients))
+    took = time.perf_counter() - started
+    await asyncio.gather(*(c.quit() for c in clients))
+    return took
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--connections", type=int, default=8)
+    args = parser.parse_args()
+
+    port = free_port()
+    sink = start_sink(port)
+    admin = None
+    name = ""
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            if args.database == "sqlite":
+                url = f"sqlite:///{tmp}/bench.db"
+            else:
+                admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+                name = f"notifier_bench_{uuid.uuid4().hex[:8]}"
+                with admin.connect() as conn:
+                    conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+                url = admin.url.set(database=name).render_as_string(False)
+            db = create_db_engine(url)
+            upgrade(db)
+            db.dispose()
+            settings = Settings(
+                database={"url": url},
+                paths={"data_dir": tmp, "rules_dir": REPO / "rules",
+                       "templates_dir": REPO / "templates"},
+                email={"transport": "smtp", "smtp": {"host": "127.0.0.1", "port": port,
+                                                     "starttls": False,
+                                                     "pool_size": args.connections}},
+                delivery={"concurrency": args.connections, "batch_size": 200,
+                          "frequency_caps": {}},
+            )
+            seed(settings, args.messages)
+            sent, engine_s, other = asyncio.run(engine_run(settings))
+            raw_s = asyncio.run(raw_run(port, args.messages, args.connections, 6000))
+    finally:
+        sink.terminate()
+        sink.wait()
+        if admin is not None:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.dispose()
+
+    engine_rate, raw_rate = sent / engine_s, args.messages / raw_s
+    print(f"database {args.database}, {args.connections} SMTP connections, "
+          f"{args.messages:,} messages")
+    print(f"engine (claim, policies, render, send, record): {sent:,} sent in {engine_s:6.2f} s "
+          f"= {engine_rate:7.1f} msg/s" + (f"  ({other} not sent!)" if other else ""))
+    print(f"raw aiosmtplib, pre-built messages:           {args.messages:,} sent in "
+          f"{raw_s:6.2f} s = {raw_rate:7.1f} msg/s")
+    print(f"ratio engine/raw: {engine_rate / raw_rate:.2f}  "
+          f"(engine cost per message: {engine_s / max(sent, 1) * 1000:.2f} ms, "
+          f"raw: {raw_s / args.messages * 1000:.2f} ms)")
+
+
+if __name__ == "__main__":
+    main()
