@@ -263,7 +263,28 @@ def _mount_groups() -> None:
     rules_cli = build_rules_cli(get_settings, template_lookup=template_lookup)
     add_simulate_command(rules_cli, get_settings)
     app.add_typer(rules_cli, name="rules")
-    app.add_typer(build_templates_cli(get_settings), name="templates")
+    app.add_typer(build_templates_cli(get_settings, customer_context=_customer_context),
+                  name="templates")
+
+
+def _customer_context(settings: Settings, customer_id: int, message_name: str):  # type: ignore[no-untyped-def]
+    from notifier.detect.rules import check_rules, load_rules
+    from notifier.domain import Purpose
+    from notifier.previews import customer_context
+    from notifier.runtime import create_runtime
+
+    # The purpose (and so the unsubscribe link) is the one of the rule sending it.
+    purpose = Purpose.TRANSACTIONAL
+    if not check_rules(settings.paths.rules_dir):
+        for rule in load_rules(settings.paths.rules_dir):
+            if any(step.template == message_name for step in rule.steps):
+                purpose = rule.purpose
+    runtime = create_runtime(settings)
+    try:
+        with runtime.sessions() as session:
+            return customer_context(session, settings, customer_id, purpose=purpose)
+    finally:
+        runtime.close()
 
 
 _mount_groups()

@@ -54,8 +54,17 @@ def show_preview(
     typer.echo(result.summary())
 
 
-def build_templates_cli(get_settings: Callable[[], Settings]) -> typer.Typer:
-    """The ``templates`` sub-app; settings are loaded only when a command runs."""
+CustomerContext = Callable[[Settings, int, str], RenderContext | None]
+
+
+def build_templates_cli(
+    get_settings: Callable[[], Settings], *, customer_context: CustomerContext | None = None
+) -> typer.Typer:
+    """The ``templates`` sub-app; settings are loaded only when a command runs.
+
+    ``customer_context(settings, customer_id, message_name)`` builds a preview context
+    from a stored customer (the engine supplies it; compose never reads the database).
+    """
     app = typer.Typer(help="Check and preview message templates.", no_args_is_help=True)
 
     @app.command("check")
@@ -86,6 +95,7 @@ def build_templates_cli(get_settings: Callable[[], Settings]) -> typer.Typer:
         channel: Channel = typer.Option(Channel.EMAIL, help="email, sms or push"),
         locale: str = typer.Option("pl", help="customer locale, e.g. pl, en_GB"),
         sample: Path | None = typer.Option(None, help="JSON/TOML file overriding sample data"),
+        customer: int | None = typer.Option(None, help="preview as this stored customer (id)"),
         out: Path | None = typer.Option(None, help="output dir (default <data_dir>/preview)"),
         transliterate: bool = typer.Option(False, help="SMS: replace ą→a, ł→l to stay GSM-7"),
         sms_max_segments: int | None = typer.Option(
@@ -96,8 +106,16 @@ def build_templates_cli(get_settings: Callable[[], Settings]) -> typer.Typer:
         settings = get_settings()
         composer = Composer.from_settings(settings, sms_max_segments=sms_max_segments)
         try:
-            overrides = load_sample_file(sample) if sample else None
-            ctx = sample_context(name, locale, settings.shop, overrides=overrides)
+            if customer is not None:
+                if customer_context is None:
+                    raise TemplateError("--customer needs the database; not available here")
+                found = customer_context(settings, customer, name)
+                if found is None:
+                    raise TemplateError(f"no customer with id {customer}")
+                ctx = found
+            else:
+                overrides = load_sample_file(sample) if sample else None
+                ctx = sample_context(name, locale, settings.shop, overrides=overrides)
         except TemplateError as exc:
             typer.echo(str(exc), err=True)
             raise typer.Exit(1) from exc
