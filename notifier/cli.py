@@ -50,6 +50,9 @@ def main_options(
     _state.settings = None
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not verbose:
+        # A line per job run every few seconds drowns what the engine itself reports.
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def parse_now(value: str | None) -> datetime:

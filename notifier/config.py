@@ -11,10 +11,19 @@ its embedded defaults: SQLite under ``var/``, every channel writing to ``var/out
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -195,6 +204,206 @@ class SchedulerSettings(BaseModel):
     dispatch_interval_s: float = 5.0
 
 
+def _check_duration(value: str) -> str:
+    # Imported here: config is loaded before anything else and must not pull in detect.
+    from notifier.detect.durations import parse_duration
+
+    parse_duration(value)
+    return value
+
+
+class OutboundWebhookSettings(BaseModel):
+    """A receiver of our signed outbound webhooks (shop sync, helpdesk).
+
+    Every POST carries ``X-Notifier-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of
+    "<t>.<raw body>" keyed with secret>``; a receiver recomputes it and refuses an old ``t``
+    (replays). Failures are retried with exponential backoff up to ``max_attempts``.
+    """
+
+    url: str = Field(default="", description="empty: nothing is sent")
+    secret: SecretStr = SecretStr("")
+    timeout_s: float = Field(default=10.0, gt=0)
+    max_attempts: int = Field(default=8, ge=1)
+    backoff_base_s: float = Field(default=60.0, gt=0)
+    backoff_max_s: float = Field(default=21600.0, gt=0)
+
+    @model_validator(mode="after")
+    def _signed(self) -> OutboundWebhookSettings:
+        if self.url and not self.secret.get_secret_value():
+            raise ValueError("a webhook url needs a secret to sign with")
+        return self
+
+
+class OfferTierSettings(BaseModel):
+    """One tier of an offer policy: the conditions it needs and the discount it gives.
+
+    Every bound is inclusive and an unset one always holds; ``segments`` empty means any
+    segment. Order totals are in the shop currency (other currencies are converted with
+    ``[offers].exchange_rates``). ``percent`` is for ``kind = "percent"``, ``amount`` (a
+    table currency -> amount, e.g. ``{ PLN = 20.00, EUR = 5.00 }``) for ``"amount"``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_days_late: int | None = Field(default=None, ge=0)
+    max_days_late: int | None = Field(default=None, ge=0)
+    min_order_total: Decimal | None = Field(default=None, ge=0)
+    max_order_total: Decimal | None = Field(default=None, ge=0)
+    segments: list[str] = Field(default_factory=list)
+    kind: Literal["percent", "amount", "free_shipping"] = "percent"
+    percent: Decimal | None = Field(default=None, gt=0, le=100)
+    amount: dict[str, Decimal] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _value_given(self) -> OfferTierSettings:
+        if self.kind == "percent" and self.percent is None:
+            raise ValueError('kind = "percent" needs percent = N')
+        if self.kind == "amount" and not self.amount:
+            raise ValueError('kind = "amount" needs amount = { PLN = 20.00, ... }')
+        if any(v <= 0 for v in self.amount.values()):
+            raise ValueError("amounts must be positive")
+        return self
+
+
+class OfferPolicySettings(BaseModel):
+    """A named compensation policy, referenced from a rule step (``offer = "name"``).
+
+    The first tier that matches decides the discount. ``limit`` ("N/duration", empty: none)
+    counts offers per customer across every policy of the same ``limit_group`` (default:
+    the policy's name). ``monthly_budget`` caps the estimated cost issued per calendar month
+    of the shop's timezone, in the shop currency: percent offers cost percent x order
+    total, amounts their value, free shipping ``free_shipping_cost``. When the limit, the
+    budget or the code pool is exhausted the message goes out without an offer, or the
+    step escalates to a person with ``on_exhausted = "escalate"``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    description: str = ""
+    tiers: list[OfferTierSettings] = Field(min_length=1)
+    valid_for: str = "30d"
+    limit: str = "1/30d"
+    limit_group: str = ""
+    monthly_budget: Decimal | None = Field(default=None, ge=0)
+    free_shipping_cost: Decimal = Field(default=Decimal("15.00"), ge=0)
+    on_exhausted: Literal["send_without", "escalate"] = "send_without"
+    codes: Literal["generate", "pool"] = "generate"
+    code_prefix: str = Field(default="SORRY", pattern=r"^[A-Z0-9]{0,16}$")
+    pool_low_threshold: int = Field(default=50, ge=0)
+
+    @field_validator("valid_for")
+    @classmethod
+    def _valid_for(cls, value: str) -> str:
+        return _check_duration(value)
+
+    @field_validator("limit")
+    @classmethod
+    def _limit(cls, value: str) -> str:
+        if value.strip():
+            count, _, window = value.partition("/")
+            if not count.strip().isdigit() or int(count) < 1:
+                raise ValueError(f"limit must look like 1/30d, got {value!r}")
+            _check_duration(window)
+        return value
+
+    @model_validator(mode="after")
+    def _pool_has_one_value(self) -> OfferPolicySettings:
+        # A pooled code was made in the shop with one fixed discount; tiers cannot vary it.
+        values = {(t.kind, t.percent, tuple(sorted(t.amount.items()))) for t in self.tiers}
+        if self.codes == "pool" and len(values) > 1:
+            raise ValueError('codes = "pool": every tier must give the same discount')
+        return self
+
+
+class ShopifyAdminSettings(BaseModel):
+    """Create every issued code as a discount in Shopify (Admin GraphQL API)."""
+
+    enabled: bool = False
+    shop: str = Field(default="", description="e.g. example.myshopify.com")
+    access_token: SecretStr = SecretStr("")
+    api_version: str = "2025-10"
+    api_base_url: str = Field(default="", description="empty: https://<shop>")
+    timeout_s: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _complete(self) -> ShopifyAdminSettings:
+        if self.enabled and not (self.shop or self.api_base_url):
+            raise ValueError("enabled needs shop (or api_base_url)")
+        if self.enabled and not self.access_token.get_secret_value():
+            raise ValueError("enabled needs access_token")
+        return self
+
+
+class OffersSettings(BaseModel):
+    """Compensation offers. Policies here replace or add to the embedded defaults
+    (``delay-compensation``, ``cart-recovery``) by name."""
+
+    enabled: bool = True
+    code_length: int = Field(default=10, ge=6, le=32, description="random characters")
+    exchange_rates: dict[str, Decimal] = Field(
+        default_factory=dict, description="currency -> value of 1 unit in the shop currency"
+    )
+    policies: dict[str, OfferPolicySettings] = Field(default_factory=dict)
+    webhook: OutboundWebhookSettings = Field(default_factory=OutboundWebhookSettings)
+    webhook_events: list[Literal["offer.issued", "offer.voided", "offer.pool_low",
+                                 "offer.pool_empty"]] = Field(
+        default_factory=lambda: ["offer.issued", "offer.voided", "offer.pool_low",
+                                 "offer.pool_empty"])
+    shopify: ShopifyAdminSettings = Field(default_factory=ShopifyAdminSettings)
+
+
+class EscalationSettings(BaseModel):
+    """Handing a case to a person: a signed webhook to the helpdesk and/or an email."""
+
+    webhook: OutboundWebhookSettings = Field(default_factory=OutboundWebhookSettings)
+    email: bool = True
+    email_to: str = Field(default="", description="empty: shop.support_email")
+    incident_window: str = "30d"
+    timeline_limit: int = Field(default=50, ge=1)
+
+    @field_validator("incident_window")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        return _check_duration(value)
+
+
+class BaseLinkerSettings(BaseModel):
+    """Pull orders and parcels from BaseLinker, which sends no webhooks.
+
+    The poller reads BaseLinker's event journal (``getJournalList``; BaseLinker support must
+    enable it for the account) from the last position it stored, and re-reads orders by
+    confirmation date when it was away longer than the journal keeps events. ``status_map``
+    maps the account's own order statuses (by id or by name, see ``getOrderStatusList``)
+    onto ours, e.g. ``{ "1051" = "confirmed", "Wysłane" = "shipped" }``.
+    """
+
+    enabled: bool = False
+    token: SecretStr = Field(default=SecretStr(""), description="API token (X-BLToken)")
+    api_url: str = "https://api.baselinker.com/connector.php"
+    poll_interval_s: float = Field(default=60.0, gt=0)
+    requests_per_minute: int = Field(default=100, ge=1, description="BaseLinker allows 100")
+    timeout_s: float = Field(default=30.0, gt=0)
+    max_retries: int = Field(default=3, ge=0, description="retries of one transient failure")
+    backoff_base_s: float = Field(default=2.0, gt=0)
+    backoff_max_s: float = Field(default=900.0, gt=0)
+    unhealthy_after: int = Field(default=3, ge=1, description="failed polls in a row")
+    journal_safe_age_h: float = Field(
+        default=60.0, gt=0, description="older last journal read: re-sync (journal keeps 72 h)"
+    )
+    resync_days: int = Field(default=14, ge=1, description="orders re-read after a gap")
+    tracking_refresh_s: float = Field(default=3600.0, gt=0)
+    tracking_max_age_days: int = Field(default=30, ge=1)
+    status_map: dict[str, Literal["pending", "confirmed", "shipped", "delivered", "cancelled"]] = (
+        Field(default_factory=dict, description="BaseLinker status id or name -> our status")
+    )
+
+    @model_validator(mode="after")
+    def _token_when_enabled(self) -> BaseLinkerSettings:
+        if self.enabled and not self.token.get_secret_value():
+            raise ValueError("enabled needs token")
+        return self
+
+
 class Settings(BaseSettings):
     """All of notifier's configuration; every section mirrors a ``[section]`` of the TOML."""
 
@@ -219,6 +428,9 @@ class Settings(BaseSettings):
     paths: PathSettings = Field(default_factory=PathSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    offers: OffersSettings = Field(default_factory=OffersSettings)
+    escalation: EscalationSettings = Field(default_factory=EscalationSettings)
+    baselinker: BaseLinkerSettings = Field(default_factory=BaseLinkerSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -4,4 +4,6 @@ Alembic's env.py and the test fixtures import this module; a new table module is
 here with one import line.
 """
 
+import notifier.store.connector_tables
+import notifier.store.offer_tables  # noqa: F401
 from notifier.store import tables  # noqa: F401
