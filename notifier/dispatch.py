@@ -20,7 +20,7 @@ import time as _time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session
@@ -72,11 +72,71 @@ class Finish:
     due_at: datetime | None = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class Send:
     channel: Channel
     outgoing: Outgoing
     recipient: str
+    attempt_number: int = 1
+
+
+def address_of(channel: Channel, ctx: RenderContext) -> str:
+    """The address a message on ``channel`` goes to (RecipientError when there is none)."""
+    if channel is Channel.EMAIL:
+        return email_of(ctx)
+    if channel is Channel.SMS:
+        return phone_of(ctx)
+    sub = push_subscription_of(ctx)
+    return sub.endpoint or sub.fcm_token
+
+
+@dataclass
+class Batch:
+    """What deciding a batch needs, loaded with a few queries for the whole batch."""
+
+    notifications: dict[int, Notification]
+    facts: dict[tuple[str, int], Facts]
+    consents: dict[int, dict[tuple[str, str], bool]]
+    failed: dict[int, set[str]]
+    suppressed: dict[tuple[str, str], list[tuple[str, str]]]
+    sent: dict[tuple[int, str], list[datetime]]
+
+    @classmethod
+    def load(cls, session: Session, ids: list[int], now: datetime, *,
+             caps: dict[str, tuple[int, timedelta]]) -> Batch:
+        notifications = {n.id or 0: n for n in outbox.notifications_by_id(session, ids)}
+        facts: dict[tuple[str, int], Facts] = {}
+        for kind in {n.entity_kind for n in notifications.values()}:
+            wanted = {n.entity_id for n in notifications.values() if n.entity_kind == kind}
+            rows = outbox.rows_by_id(session, ENTITY_TABLES[kind], wanted)
+            for row, snaps in zip(rows, related(session, kind, rows), strict=True):
+                facts[(kind, row.id)] = Facts(**snaps)
+        customers = {f.customer.id for f in facts.values() if f.customer}
+        addresses = set()
+        for f in facts.values():
+            for value in (f.customer.email if f.customer else None,
+                          f.customer.phone if f.customer else None,
+                          f.cart.email if f.cart else None, f.cart.phone if f.cart else None):
+                if value:
+                    addresses.add(value)
+            if f.customer:
+                addresses.update(s.endpoint or s.fcm_token for s in f.customer.push_subscriptions)
+        longest = max((window for _, window in caps.values()), default=timedelta(0))
+        return cls(
+            notifications=notifications,
+            facts=facts,
+            consents=outbox.consents_of_many(session, customer_ids=customers),
+            failed=outbox.failed_channels(session, notification_ids=list(notifications)),
+            suppressed=outbox.suppressions_for(session, addresses=addresses),
+            sent=outbox.sent_times_many(session, customer_ids=customers, since=now - longest)
+            if caps else {},
+        )
+
+    def suppression(self, channel: str, address: str, purpose: str) -> str | None:
+        for scope, reason in self.suppressed.get((channel, address), []):
+            if scope in ("", purpose):
+                return reason
+        return None
 
 
 def worker_id() -> str:
@@ -118,23 +178,31 @@ class Dispatcher:
         self.shop = ShopView.from_settings(self.settings.shop)
 
     async def run(self, now: datetime) -> Counter[str]:
-        """Claim up to ``batch_size`` due notifications and see each to its next state."""
+        """Claim up to ``batch_size`` due notifications and see each to its next state.
+
+        Deciding is done for the whole batch at once (a handful of queries, not a handful
+        per message); the decisions and the "sending" attempts commit together before any
+        provider is called; then the sends run concurrently, each completed on its own.
+        """
         lease = timedelta(seconds=self.delivery.lease_s)
         ids = await asyncio.to_thread(self._claim, now, lease)
-        outcome: Counter[str] = Counter()
+        if not ids:
+            return Counter()
+        plans = await asyncio.to_thread(self._decide, ids, now)
+        outcome: Counter[str] = Counter(
+            p.status for p in plans.values() if isinstance(p, Finish))
         gate = asyncio.Semaphore(self.delivery.concurrency)
 
-        async def one(notification_id: int) -> None:
+        async def one(notification_id: int, plan: Send) -> None:
             async with gate:
                 try:
-                    outcome[await self._one(notification_id, now)] += 1
+                    outcome[await self._send(notification_id, plan, now)] += 1
                 except Exception:  # one bad message must not stop the batch
                     log.exception("dispatch of notification %s failed", notification_id)
                     outcome["error"] += 1
 
-        await asyncio.gather(*(one(i) for i in ids))
-        if ids:
-            log.info("dispatch at %s: %s", now.isoformat(), dict(outcome))
+        await asyncio.gather(*(one(i, p) for i, p in plans.items() if isinstance(p, Send)))
+        log.info("dispatch at %s: %s", now.isoformat(), dict(outcome))
         return outcome
 
     def _claim(self, now: datetime, lease: timedelta) -> list[int]:
@@ -143,32 +211,41 @@ class Dispatcher:
                                 limit=self.delivery.batch_size)
             return [r.id for r in rows if r.id is not None]
 
-    async def _one(self, notification_id: int, now: datetime) -> str:
-        plan = await asyncio.to_thread(self._prepare, notification_id, now)
-        if isinstance(plan, Finish):
-            await asyncio.to_thread(self._finish, notification_id, plan)
-            return plan.status
-        return await self._send(notification_id, plan, now)
-
     # -- deciding --------------------------------------------------------------------
 
-    def _prepare(self, notification_id: int, now: datetime) -> Finish | Send:
+    def _decide(self, ids: list[int], now: datetime) -> dict[int, Finish | Send]:
         with self.runtime.sessions() as session:
-            n = session.get(Notification, notification_id)
-            if n is None:
-                return Finish("skipped", "notification vanished")
-            return self._plan(session, n, now)
+            batch = Batch.load(session, ids, now, caps=self._caps())
+        plans: dict[int, Finish | Send] = {}
+        for nid in ids:
+            n = batch.notifications.get(nid)
+            plans[nid] = (Finish("skipped", "notification vanished") if n is None
+                          else self._plan(batch, n, now))
+        with transaction(self.runtime.sessions) as session:
+            for nid, plan in plans.items():
+                if isinstance(plan, Finish):
+                    self._finish(session, nid, plan)
+                else:
+                    plan.attempt_number = batch.notifications[nid].attempts + 1
+        return plans
 
-    def _plan(self, session: Session, n: Notification, now: datetime) -> Finish | Send:
+    def _caps(self) -> dict[str, tuple[int, timedelta]]:
+        caps = {}
+        for purpose, text in self.delivery.frequency_caps.items():
+            cap = parse_cap(text)
+            if cap is not None:
+                caps[purpose] = cap
+        return caps
+
+    def _plan(self, batch: Batch, n: Notification, now: datetime) -> Finish | Send:
         rule = self.rules().get(n.rule)
         if rule is None or n.step >= len(rule.steps):
             return Finish("skipped", f"rule {n.rule!r} step {n.step} is no longer loaded")
         if (rule.name, n.step) in self.disabled:
             return Finish("skipped", f"step disabled: {self.disabled[(rule.name, n.step)]}")
-        row = session.get(ENTITY_TABLES[n.entity_kind], n.entity_id)
-        if row is None:
+        facts = batch.facts.get((n.entity_kind, n.entity_id))
+        if facts is None:
             return Finish("skipped", f"{n.entity_kind} {n.entity_id} no longer exists")
-        facts = Facts(**related(session, n.entity_kind, [row])[0])
         # No ``step=``: a message deferred by quiet hours or a cap waits as long as its
         # reason holds (deferred, never dropped); max_delay guards only detection.
         if not still_active(rule, facts, now):
@@ -177,20 +254,18 @@ class Dispatcher:
             return Finish("skipped", f"reason gone before sending: {why}")
 
         ctx = self._context(rule, facts, now)
-        consents = (outbox.consents_of(session, customer_id=facts.customer.id)
-                    if facts.customer else {})
-        failed = {a.channel for a in outbox.attempts_of(session, notification_id=n.id or 0)
-                  if a.outcome == "failed"}
+        consents = batch.consents.get(facts.customer.id, {}) if facts.customer else {}
+        failed = batch.failed.get(n.id or 0, set())
         reasons = [f"{c}: failed permanently before" for c in n.channels if c in failed]
         for name in n.channels:
             if name in failed:
                 continue
             channel = Channel(name)
-            address, why = self._reachable(session, channel, rule.purpose, ctx, consents)
+            address, why = self._reachable(batch, channel, rule.purpose, ctx, consents)
             if address is None:
                 reasons.append(f"{name}: {why}")
                 continue
-            wait = self._not_before(session, channel, rule, facts, now)
+            wait = self._not_before(batch, channel, rule, facts, now)
             if isinstance(wait, Finish):
                 return wait
             try:
@@ -203,21 +278,18 @@ class Dispatcher:
                 self.disabled[(rule.name, n.step)] = f"template error: {exc}"
                 log.error("rule %s step %d disabled: %s", rule.name, n.step, exc)
                 return Finish("failed", f"template error, step disabled: {exc}")
+            if facts.customer is not None:  # counts towards the cap for the rest of the batch
+                batch.sent.setdefault((facts.customer.id, rule.purpose.value), []).append(now)
             return Send(channel, Outgoing(f"{n.key}:{name}", message), address)
         return Finish("skipped", "; ".join(reasons) or "no channel configured for this rule")
 
-    def _reachable(self, session: Session, channel: Channel, purpose: Purpose,
+    def _reachable(self, batch: Batch, channel: Channel, purpose: Purpose,
                    ctx: RenderContext, consents: dict[tuple[str, str], bool]
                    ) -> tuple[str | None, str]:
         if channel not in self.channels:
             return None, "channel not configured"
         try:
-            if channel is Channel.EMAIL:
-                address = email_of(ctx)
-            elif channel is Channel.SMS:
-                address = phone_of(ctx)
-            else:
-                address = push_subscription_of(ctx).endpoint or push_subscription_of(ctx).fcm_token
+            address = address_of(channel, ctx)
         except RecipientError:
             return None, f"no contact point ({channel.value})"
         granted = consents.get((channel.value, purpose.value))
@@ -226,13 +298,12 @@ class Dispatcher:
         # Marketing needs an opt-in; a push subscription is one (the browser asked).
         if purpose is Purpose.MARKETING and not granted and channel is not Channel.PUSH:
             return None, f"no consent for marketing {channel.value}"
-        blocked = outbox.suppressed(session, channel=channel.value, address=address,
-                                    purpose=purpose.value)
+        blocked = batch.suppression(channel.value, address, purpose.value)
         if blocked:
             return None, f"suppressed ({blocked})"
         return address, ""
 
-    def _not_before(self, session: Session, channel: Channel, rule: Rule, facts: Facts,
+    def _not_before(self, batch: Batch, channel: Channel, rule: Rule, facts: Facts,
                     now: datetime) -> Finish | None:
         zone = self._zone(facts)
         window = parse_window(self.delivery.quiet_hours.get(
@@ -242,16 +313,15 @@ class Dispatcher:
         if until is not None:
             return Finish("pending", f"quiet hours until {until.isoformat()}", until)
         if rule.purpose is Purpose.MARKETING and self.delivery.holidays_quiet_for_marketing:
-            opening = window[1] if window else datetime.min.time().replace(hour=8)
+            opening = window[1] if window else time(8)
             until = holiday_until(now, zone, self.settings.shop.country, opening)
             if until is not None:
                 return Finish("pending", f"public holiday, deferred until {until.isoformat()}",
                               until)
-        cap = parse_cap(self.delivery.frequency_caps.get(rule.purpose.value, ""))
+        cap = self._caps().get(rule.purpose.value)
         if cap is not None and facts.customer is not None:
             limit, window_td = cap
-            sent = outbox.sent_times(session, customer_id=facts.customer.id,
-                                     purpose=rule.purpose.value, since=now - window_td)
+            sent = batch.sent.get((facts.customer.id, rule.purpose.value), [])
             free_at = cap_until(sent, limit, window_td, now)
             if free_at is not None:
                 label = self.delivery.frequency_caps[rule.purpose.value]
@@ -283,6 +353,8 @@ class Dispatcher:
     # -- sending ---------------------------------------------------------------------
 
     async def _send(self, notification_id: int, plan: Send, now: datetime) -> str:
+        # Written just before the call, so a crash leaves a "sending" attempt exactly
+        # where a message may or may not have reached the provider.
         attempt_id = await asyncio.to_thread(self._begin, notification_id, plan, now)
         limiter = self.limits.get(plan.channel)
         if limiter is not None:
@@ -301,24 +373,18 @@ class Dispatcher:
 
     def _begin(self, notification_id: int, plan: Send, now: datetime) -> int:
         with transaction(self.runtime.sessions) as session:
-            n = session.get(Notification, notification_id)
-            number = (n.attempts if n else 0) + 1
             return outbox.begin_attempt(session, notification_id=notification_id,
-                                        number=number, channel=plan.channel.value, now=now)
+                                        number=plan.attempt_number, channel=plan.channel.value,
+                                        now=now)
 
     def _sent(self, notification_id: int, attempt_id: int, plan: Send, provider_id: str,
               now: datetime, took: int) -> None:
         with transaction(self.runtime.sessions) as session:
             outbox.finish_attempt(session, attempt_id=attempt_id, outcome="sent", now=now,
                                   provider_id=provider_id, duration_ms=took)
-            n = session.get(Notification, notification_id)
-            if n is None:
-                return
-            n.status, n.reason, n.sent_at = "sent", None, now
-            n.channel, n.recipient, n.provider_id = plan.channel.value, plan.recipient, provider_id
-            n.attempts += 1
-            n.lease_until = n.lease_owner = None
-            session.add(n)
+            outbox.mark_sent(session, notification_id=notification_id, now=now,
+                             channel=plan.channel.value, recipient=plan.recipient,
+                             provider_id=provider_id)
 
     def _failed(self, notification_id: int, attempt_id: int, plan: Send, exc: DeliveryError,
                 now: datetime, took: int) -> str:
@@ -358,16 +424,15 @@ class Dispatcher:
             session.add(n)
             return n.status if n.status != "pending" else "retry"
 
-    def _finish(self, notification_id: int, plan: Finish) -> None:
-        with transaction(self.runtime.sessions) as session:
-            n = session.get(Notification, notification_id)
-            if n is None or (n.lease_owner not in (None, self.owner)):
-                return
-            n.status, n.reason = plan.status, plan.reason
-            if plan.due_at is not None:
-                n.due_at = plan.due_at
-            n.lease_until = n.lease_owner = None
-            session.add(n)
+    def _finish(self, session: Session, notification_id: int, plan: Finish) -> None:
+        n = session.get(Notification, notification_id)
+        if n is None or (n.lease_owner not in (None, self.owner)):
+            return
+        n.status, n.reason = plan.status, plan.reason
+        if plan.due_at is not None:
+            n.due_at = plan.due_at
+        n.lease_until = n.lease_owner = None
+        session.add(n)
 
 
 def history(session: Session, notification_id: int) -> list[DeliveryAttempt]:

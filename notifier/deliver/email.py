@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from dataclasses import replace
-from email.message import EmailMessage as MimeMessage
+from email.message import Message as MimeMessage
 from email.utils import parseaddr
 
 from aiosmtplib import (

@@ -10,7 +10,9 @@ and the next claim takes them again.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, func, select
 
@@ -38,30 +40,93 @@ def claim(session: Session, *, now: datetime, owner: str, lease: timedelta,
     return rows
 
 
+# The per-message writes below are plain statements, not ORM loads and flushes: they
+# run twice per message on the hot path, and the ORM round trip cost as much as the send.
+
+
 def begin_attempt(session: Session, *, notification_id: int, number: int, channel: str,
                   now: datetime) -> int:
-    attempt = DeliveryAttempt(notification_id=notification_id, number=number, channel=channel,
-                              started_at=now, outcome="sending")
-    session.add(attempt)
-    session.flush()
-    return attempt.id or 0
+    stmt = sa.insert(DeliveryAttempt).values(
+        notification_id=notification_id, number=number, channel=channel, started_at=now,
+        outcome="sending").returning(DeliveryAttempt.id)  # type: ignore[arg-type]
+    return int(session.execute(stmt).scalar_one())
 
 
 def finish_attempt(session: Session, *, attempt_id: int, outcome: str, now: datetime,
                    provider_id: str | None = None, error: str | None = None,
                    duration_ms: int | None = None) -> None:
-    attempt = session.get(DeliveryAttempt, attempt_id)
-    if attempt is None:
-        return
-    attempt.outcome, attempt.finished_at = outcome, now
-    attempt.provider_id, attempt.error, attempt.duration_ms = provider_id, error, duration_ms
-    session.add(attempt)
+    session.execute(sa.update(DeliveryAttempt).where(col(DeliveryAttempt.id) == attempt_id)
+                    .values(outcome=outcome, finished_at=now, provider_id=provider_id,
+                            error=error, duration_ms=duration_ms))
+
+
+def mark_sent(session: Session, *, notification_id: int, now: datetime, channel: str,
+              recipient: str, provider_id: str) -> None:
+    session.execute(
+        sa.update(Notification).where(col(Notification.id) == notification_id)
+        .values(status="sent", reason=None, sent_at=now, channel=channel, recipient=recipient,
+                provider_id=provider_id, attempts=Notification.attempts + 1,
+                lease_until=None, lease_owner=None))
 
 
 def attempts_of(session: Session, *, notification_id: int) -> list[DeliveryAttempt]:
     stmt = (select(DeliveryAttempt).where(DeliveryAttempt.notification_id == notification_id)
             .order_by(col(DeliveryAttempt.number), col(DeliveryAttempt.id)))
     return list(session.exec(stmt).all())
+
+
+def notifications_by_id(session: Session, ids: list[int]) -> list[Notification]:
+    return list(session.exec(select(Notification).where(col(Notification.id).in_(ids))).all())
+
+
+def rows_by_id(session: Session, table: Any, ids: set[int]) -> list[Any]:
+    return list(session.exec(select(table).where(col(table.id).in_(ids))).all())
+
+
+def consents_of_many(session: Session, *,
+                     customer_ids: set[int]) -> dict[int, dict[tuple[str, str], bool]]:
+    out: dict[int, dict[tuple[str, str], bool]] = {}
+    if not customer_ids:
+        return out
+    for row in session.exec(select(Consent).where(col(Consent.customer_id).in_(customer_ids))):
+        out.setdefault(row.customer_id, {})[(row.channel, row.purpose)] = row.granted
+    return out
+
+
+def failed_channels(session: Session, *, notification_ids: list[int]) -> dict[int, set[str]]:
+    """Channels that already failed permanently, per notification (fallback skips them)."""
+    out: dict[int, set[str]] = {}
+    if not notification_ids:
+        return out
+    stmt = select(DeliveryAttempt.notification_id, DeliveryAttempt.channel).where(
+        col(DeliveryAttempt.notification_id).in_(notification_ids),
+        DeliveryAttempt.outcome == "failed")
+    for nid, channel in session.exec(stmt).all():
+        out.setdefault(nid, set()).add(channel)
+    return out
+
+
+def suppressions_for(session: Session, *,
+                     addresses: set[str]) -> dict[tuple[str, str], list[tuple[str, str]]]:
+    out: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    if not addresses:
+        return out
+    for row in session.exec(select(Suppression).where(col(Suppression.address).in_(addresses))):
+        out.setdefault((row.channel, row.address), []).append((row.purpose, row.reason))
+    return out
+
+
+def sent_times_many(session: Session, *, customer_ids: set[int],
+                    since: datetime) -> dict[tuple[int, str], list[datetime]]:
+    out: dict[tuple[int, str], list[datetime]] = {}
+    if not customer_ids:
+        return out
+    stmt = select(Notification.customer_id, Notification.purpose, Notification.sent_at).where(
+        col(Notification.customer_id).in_(customer_ids), col(Notification.sent_at) > since)
+    for customer_id, purpose, sent_at in session.exec(stmt).all():
+        if customer_id is not None and sent_at is not None:
+            out.setdefault((customer_id, purpose), []).append(sent_at)
+    return out
 
 
 def consents_of(session: Session, *, customer_id: int) -> dict[tuple[str, str], bool]:
