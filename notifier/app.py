@@ -49,8 +49,12 @@ def create_app(runtime: Runtime, *, engine: Engine | None = None) -> FastAPI:
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> JSONResponse:
+        """200 when the database answers; connector health is reported as detail (an
+        unhealthy connector does not take the API down)."""
         ok, detail = await run_in_threadpool(_database_ok, runtime)
-        body = {"status": "ok" if ok else "unavailable", "database": detail}
+        body: dict[str, Any] = {"status": "ok" if ok else "unavailable", "database": detail}
+        if ok and runtime.settings.baselinker.enabled:
+            body["connectors"] = {"baselinker": await run_in_threadpool(_baselinker, runtime)}
         return JSONResponse(body, status_code=200 if ok else 503)
 
     def openapi() -> dict[str, Any]:
@@ -63,6 +67,13 @@ def create_app(runtime: Runtime, *, engine: Engine | None = None) -> FastAPI:
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _baselinker(runtime: Runtime) -> dict[str, Any]:
+    from notifier.connectors.state import connector_health
+
+    with runtime.sessions() as session:
+        return connector_health(session, name="baselinker", enabled=True)
 
 
 def _database_ok(runtime: Runtime) -> tuple[bool, str]:

@@ -268,6 +268,11 @@ def _mount_groups() -> None:
     app.add_typer(rules_cli, name="rules")
     app.add_typer(build_templates_cli(get_settings, customer_context=_customer_context),
                   name="templates")
+    from notifier.connectors.baselinker_cli import build_baselinker_cli
+    from notifier.offers.commands import build_offers_cli
+
+    app.add_typer(build_offers_cli(get_settings), name="offers")
+    app.add_typer(build_baselinker_cli(get_settings), name="baselinker")
 
 
 def _customer_context(settings: Settings, customer_id: int, message_name: str):  # type: ignore[no-untyped-def]

@@ -19,7 +19,7 @@ import socket
 import time as _time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -36,11 +36,16 @@ from notifier.deliver.policies import (
     parse_window,
     quiet_until,
 )
-from notifier.detect.evaluate import evaluate, still_active
+from notifier.detect.conditions import ConditionFailed
+from notifier.detect.durations import parse_duration
+from notifier.detect.evaluate import condition_values, evaluate, still_active
 from notifier.detect.facts import Facts
 from notifier.detect.rules import Rule, RuleSet
-from notifier.domain import Channel, Outgoing, Purpose
+from notifier.domain import Channel, EmailMessage, Outgoing, Purpose
 from notifier.errors import DeliveryError, TemplateError
+from notifier.escalation import build_escalation, enqueue_escalation
+from notifier.offers import OfferService, days_past
+from notifier.offers.service import Reservation
 from notifier.runtime import Runtime
 from notifier.store import outbox
 from notifier.store.db import transaction
@@ -78,6 +83,7 @@ class Send:
     outgoing: Outgoing
     recipient: str
     attempt_number: int = 1
+    note: str | None = None  # e.g. why the message goes without its offer
 
 
 def address_of(channel: Channel, ctx: RenderContext) -> str:
@@ -100,6 +106,7 @@ class Batch:
     failed: dict[int, set[str]]
     suppressed: dict[tuple[str, str], list[tuple[str, str]]]
     sent: dict[tuple[int, str], list[datetime]]
+    escalate: dict[int, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, session: Session, ids: list[int], now: datetime, *,
@@ -165,7 +172,8 @@ class Dispatcher:
     """Sends what is due as of ``now``; one instance per worker process."""
 
     def __init__(self, runtime: Runtime, *, rules: Callable[[], RuleSet], composer: Composer,
-                 channels: dict[Channel, ChannelBase], owner: str | None = None) -> None:
+                 channels: dict[Channel, ChannelBase], owner: str | None = None,
+                 offers: OfferService | None = None) -> None:
         self.runtime = runtime
         self.settings = runtime.settings
         self.delivery = runtime.settings.delivery
@@ -176,6 +184,8 @@ class Dispatcher:
         self.disabled: dict[tuple[str, int], str] = {}
         self.limits = {Channel(k): RateLimiter(v) for k, v in self.delivery.rate_limits.items()}
         self.shop = ShopView.from_settings(self.settings.shop)
+        self.offers = offers
+        self.handovers: list[tuple[int, EmailMessage]] = []
 
     async def run(self, now: datetime) -> Counter[str]:
         """Claim up to ``batch_size`` due notifications and see each to its next state.
@@ -202,8 +212,26 @@ class Dispatcher:
                     outcome["error"] += 1
 
         await asyncio.gather(*(one(i, p) for i, p in plans.items() if isinstance(p, Send)))
+        outcome["escalated"] += await self._hand_over()
+        outcome = +outcome  # drop zero counts
         log.info("dispatch at %s: %s", now.isoformat(), dict(outcome))
         return outcome
+
+    async def _hand_over(self) -> int:
+        """Email the support team the escalations this batch recorded (their webhooks go
+        through the durable outbound queue)."""
+        emails, self.handovers = self.handovers, []
+        channel = self.channels.get(Channel.EMAIL)
+        for notification_id, email in emails:
+            if channel is None:
+                log.error("escalation %s: no email channel to reach support", notification_id)
+                continue
+            try:
+                await channel.send(Outgoing(f"escalation:{notification_id}", email))
+            except DeliveryError as exc:
+                log.error("escalation email for notification %s failed: %s",
+                          notification_id, exc)
+        return len(emails)
 
     def _claim(self, now: datetime, lease: timedelta) -> list[int]:
         with transaction(self.runtime.sessions) as session:
@@ -221,6 +249,8 @@ class Dispatcher:
             n = batch.notifications.get(nid)
             plans[nid] = (Finish("skipped", "notification vanished") if n is None
                           else self._plan(batch, n, now))
+            if n is not None:
+                self._maybe_escalate(batch, n, plans[nid], now)
         with transaction(self.runtime.sessions) as session:
             for nid, plan in plans.items():
                 if isinstance(plan, Finish):
@@ -268,6 +298,9 @@ class Dispatcher:
             wait = self._not_before(batch, channel, rule, facts, now)
             if isinstance(wait, Finish):
                 return wait
+            note = self._offer(batch, n, rule, facts, now)
+            if note.offer is not None:
+                ctx = replace(ctx, offer=note.offer)
             try:
                 message = self.composer.render(n.template, channel, ctx,
                                                transliterate=rule.steps[n.step].transliterate)
@@ -277,11 +310,77 @@ class Dispatcher:
             except TemplateError as exc:
                 self.disabled[(rule.name, n.step)] = f"template error: {exc}"
                 log.error("rule %s step %d disabled: %s", rule.name, n.step, exc)
+                self._void(n, "template error", now)
                 return Finish("failed", f"template error, step disabled: {exc}")
             if facts.customer is not None:  # counts towards the cap for the rest of the batch
                 batch.sent.setdefault((facts.customer.id, rule.purpose.value), []).append(now)
-            return Send(channel, Outgoing(f"{n.key}:{name}", message), address)
+            return Send(channel, Outgoing(f"{n.key}:{name}", message), address,
+                        note=note.reason if note.offer is None and note.reason else None)
         return Finish("skipped", "; ".join(reasons) or "no channel configured for this rule")
+
+    def _days_late(self, facts: Facts, n: Notification, now: datetime) -> int:
+        order = facts.order
+        unshipped = days_past(order.ship_by, now) if order and not order.shipped_at else 0
+        return max(n.days_late, unshipped)
+
+    def _offer(self, batch: Batch, n: Notification, rule: Rule, facts: Facts,
+               now: datetime) -> Reservation:
+        """Reserve the step's offer (the same one again on a retry); never raises for a
+        "no": the message then goes without an offer and the reason is kept."""
+        policy = rule.steps[n.step].offer
+        if not policy or self.offers is None:
+            return Reservation()
+        order, cart, customer = facts.order, facts.cart, facts.customer
+        with transaction(self.runtime.sessions) as session:
+            reservation = self.offers.reserve(
+                session, policy=policy, notification_id=n.id or 0,
+                customer_id=customer.id if customer else None,
+                segment=customer.segment if customer else None,
+                order_id=order.id if order else None,
+                order_total=order.total if order else (cart.value if cart else None),
+                currency=(order.currency if order else cart.currency if cart
+                          else self.settings.shop.currency),
+                days_late=self._days_late(facts, n, now), rule=n.rule, step=n.step, now=now)
+        if reservation.escalate:
+            batch.escalate[n.id or 0] = f"offer not possible: {reservation.reason}"
+        return reservation
+
+    def _void(self, n: Notification, reason: str, now: datetime) -> None:
+        if self.offers is None:
+            return
+        with transaction(self.runtime.sessions) as session:
+            self.offers.void(session, n.id or 0, reason, now=now)
+
+    def _maybe_escalate(self, batch: Batch, n: Notification, plan: Finish | Send,
+                        now: datetime) -> None:
+        """Hand the case to a person when the step says so (always, or when its
+        ``escalate`` expression holds) or when the offer policy wants it."""
+        if isinstance(plan, Finish) and plan.status in ("pending", "held_out", "dry_run"):
+            return  # deferred: decided again when it is due
+        rule = self.rules().get(n.rule)
+        facts = batch.facts.get((n.entity_kind, n.entity_id))
+        if rule is None or facts is None or n.step >= len(rule.steps):
+            return
+        reason = batch.escalate.get(n.id or 0)
+        step = rule.steps[n.step]
+        try:
+            if step.escalates(condition_values(facts, now, self._days_late(facts, n, now))):
+                reason = reason or f"rule {rule.name} step {n.step + 1} escalates this case"
+        except ConditionFailed as exc:
+            log.warning("escalate condition of %s: %s", rule.name, exc)
+        if reason is None:
+            return
+        if isinstance(plan, Finish):
+            reason += f"; the customer was not contacted: {plan.reason}"
+        escalation_settings = self.settings.escalation
+        with transaction(self.runtime.sessions) as session:
+            case = build_escalation(
+                session, notification=n, reason=reason, now=now,
+                timeline_limit=escalation_settings.timeline_limit,
+                incident_window=parse_duration(escalation_settings.incident_window))
+            handover = enqueue_escalation(session, case, self.settings, now)
+        if handover.email is not None:
+            self.handovers.append((n.id or 0, handover.email))
 
     def _reachable(self, batch: Batch, channel: Channel, purpose: Purpose,
                    ctx: RenderContext, consents: dict[tuple[str, str], bool]
@@ -384,7 +483,7 @@ class Dispatcher:
                                   provider_id=provider_id, duration_ms=took)
             outbox.mark_sent(session, notification_id=notification_id, now=now,
                              channel=plan.channel.value, recipient=plan.recipient,
-                             provider_id=provider_id)
+                             provider_id=provider_id, note=plan.note)
 
     def _failed(self, notification_id: int, attempt_id: int, plan: Send, exc: DeliveryError,
                 now: datetime, took: int) -> str:
@@ -409,12 +508,16 @@ class Dispatcher:
                     n.reason = f"{plan.channel.value} failed permanently ({error}); falling back"
                 else:
                     n.status, n.reason = "failed", f"permanent failure: {error}"
+                    if self.offers is not None:
+                        self.offers.void(session, notification_id, n.reason, now=now)
             else:
                 outbox.finish_attempt(session, attempt_id=attempt_id, outcome="retry", now=now,
                                       error=error, duration_ms=took)
                 if n.attempts >= self.delivery.max_attempts:
                     n.status = "failed"
                     n.reason = f"gave up after {n.attempts} attempts; last: {error}"
+                    if self.offers is not None:
+                        self.offers.void(session, notification_id, n.reason, now=now)
                 else:
                     delay = backoff(n.attempts, base_s=self.delivery.backoff_base_s,
                                     max_s=self.delivery.backoff_max_s,

@@ -17,12 +17,15 @@ from datetime import datetime
 
 from notifier.compose import Composer
 from notifier.config import Settings
+from notifier.connectors.baselinker_poller import build_baselinker_poller
 from notifier.deliver.base import ChannelBase
 from notifier.deliver.registry import build_channels, close_channels
 from notifier.detect.rules import TemplateExists
 from notifier.detect.scan import ScanResult, scan
 from notifier.dispatch import Dispatcher
 from notifier.domain import Channel
+from notifier.offers import OfferService
+from notifier.offers.outbound import OutboundSender
 from notifier.rulebook import RuleBook
 from notifier.runtime import Runtime
 
@@ -31,17 +34,27 @@ from notifier.runtime import Runtime
 class TickResult:
     scan: ScanResult
     dispatched: Counter[str] = field(default_factory=Counter)
+    outbound: Counter[str] = field(default_factory=Counter)
 
 
 class Engine:
     def __init__(self, runtime: Runtime, *, rules: RuleBook, composer: Composer,
-                 channels: dict[Channel, ChannelBase], owner: str | None = None) -> None:
+                 channels: dict[Channel, ChannelBase], owner: str | None = None,
+                 offers: OfferService | None = None) -> None:
         self.runtime = runtime
         self.rules = rules
         self.composer = composer
         self.channels = channels
+        self.offers = offers
         self.dispatcher = Dispatcher(runtime, rules=rules, composer=composer, channels=channels,
-                                     owner=owner)
+                                     owner=owner, offers=offers)
+        # Offer and escalation webhooks (and Shopify discount creation) wait in a durable
+        # queue; this sender delivers what is due, with retries and backoff.
+        self.outbound = OutboundSender(runtime.sessions, runtime.settings)
+        # The BaseLinker poller guards its own position (a poll that finds it moved by
+        # another worker steps aside), so every worker may run it.
+        self.baselinker = (build_baselinker_poller(runtime)
+                           if runtime.settings.baselinker.enabled else None)
 
     async def detect(self, now: datetime) -> ScanResult:
         return await asyncio.to_thread(scan, self.runtime.sessions, self.rules(), now)
@@ -60,9 +73,13 @@ class Engine:
                 break
         return total
 
+    async def deliver_outbound(self, now: datetime) -> Counter[str]:
+        return await self.outbound.deliver_due(now)
+
     async def run_due(self, now: datetime) -> TickResult:
         found = await self.detect(now)
-        return TickResult(found, await self.dispatch(now))
+        dispatched = await self.dispatch(now)
+        return TickResult(found, dispatched, await self.deliver_outbound(now))
 
     def reload(self) -> list[str]:
         """Re-read rules (kept whole or not at all) and templates; returns rule problems."""
@@ -72,6 +89,9 @@ class Engine:
 
     async def aclose(self) -> None:
         await close_channels(self.channels)
+        await self.outbound.aclose()
+        if self.baselinker is not None:
+            await self.baselinker.aclose()
 
 
 def _composer(settings: Settings) -> Composer:
@@ -95,6 +115,7 @@ def build_engine(runtime: Runtime, *, channels: dict[Channel, ChannelBase] | Non
     settings = runtime.settings
     composer = _composer(settings)
     rules = RuleBook(settings.paths.rules_dir, template_exists=template_lookup(settings, composer))
+    offers = OfferService(settings) if settings.offers.enabled else None
     return Engine(runtime, rules=rules, composer=composer,
                   channels=channels if channels is not None else build_channels(settings),
-                  owner=owner)
+                  owner=owner, offers=offers)

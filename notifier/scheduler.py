@@ -7,9 +7,13 @@ downtime is found by the next scan instead of being dropped as a misfire.
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
+
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from notifier.pipeline import Engine
+from notifier.store.leases import take_lease
 
 
 def create_scheduler(engine: Engine) -> AsyncIOScheduler:
@@ -23,9 +27,29 @@ def create_scheduler(engine: Engine) -> AsyncIOScheduler:
     async def dispatch() -> None:
         await engine.dispatch(clock())
 
+    async def outbound() -> None:
+        await engine.deliver_outbound(clock())
+
     common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
     scheduler.add_job(detect, "interval", seconds=settings.detect_interval_s, id="detect",
                       **common)
     scheduler.add_job(dispatch, "interval", seconds=settings.dispatch_interval_s,
                       id="dispatch", **common)
+    scheduler.add_job(outbound, "interval", seconds=settings.dispatch_interval_s,
+                      id="outbound", **common)
+    if engine.baselinker is not None:
+        poller = engine.baselinker
+        interval = engine.runtime.settings.baselinker.poll_interval_s
+        owner = engine.dispatcher.owner
+
+        async def poll() -> None:
+            # Singleton work: one worker polls; another takes over when its lease lapses.
+            now = clock()
+            leased = await asyncio.to_thread(
+                take_lease, engine.runtime.sessions, "baselinker", owner=owner, now=now,
+                ttl=timedelta(seconds=interval * 3))
+            if leased:
+                await poller.poll(now)
+
+        scheduler.add_job(poll, "interval", seconds=interval, id="baselinker", **common)
     return scheduler

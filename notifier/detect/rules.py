@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -58,6 +58,14 @@ class Step:
     offer: str | None = None
     escalate: bool = False
     transliterate: bool = False
+    escalate_when: Condition | None = None
+
+    def escalates(self, values: Mapping[str, Any]) -> bool:
+        """Whether this step hands the case to a person as well (``escalate = true`` or
+        an expression such as ``"customer.segment == 'vip' and days_late >= 3"``)."""
+        if self.escalate:
+            return True
+        return self.escalate_when is not None and self.escalate_when.holds(values)
 
 
 @dataclass(frozen=True)
@@ -130,7 +138,7 @@ class _StepModel(BaseModel):
     delay: Duration
     template: str = Field(min_length=1)
     offer: str = ""
-    escalate: bool = False
+    escalate: bool | str = False
     transliterate: bool = False
 
 
@@ -275,6 +283,7 @@ def _parse(
     trigger = _trigger_of(data)
     params = _check_params(trigger, data.get("params", {}), report)
     condition = _check_when(trigger, data.get("when"), report)
+    escalations = _check_escalations(trigger, data.get("steps"), report)
     _check_steps(data.get("steps"), template_exists, report)
     name = (model.name if model else None) or path.stem
     if model is not None and not _NAME.fullmatch(name):
@@ -290,7 +299,8 @@ def _parse(
         channels=PREFERRED_FALLBACK if model.channels == "preferred" else model.channels,
         prefer_customer_channel=model.channels == "preferred",
         steps=tuple(
-            Step(i, s.delay, s.template, s.offer or None, s.escalate, s.transliterate)
+            Step(i, s.delay, s.template, s.offer or None, s.escalate is True, s.transliterate,
+                 escalations.get(i))
             for i, s in enumerate(model.steps)
         ),
         condition=condition,
@@ -336,6 +346,25 @@ def _check_when(trigger: Trigger[Any] | None, when: Any, report: Report) -> Cond
     except ConditionError as exc:
         report(("when",), str(exc))
         return None
+
+
+def _check_escalations(
+    trigger: Trigger[Any] | None, raw: Any, report: Report
+) -> dict[int, Condition]:
+    """Compile each step's ``escalate`` expression (a bool needs nothing)."""
+    out: dict[int, Condition] = {}
+    if not isinstance(raw, list):
+        return out
+    sees = trigger.sees if trigger is not None else frozenset(ENTITY_TYPES)
+    for i, step in enumerate(raw):
+        source = step.get("escalate") if isinstance(step, dict) else None
+        if not isinstance(source, str):
+            continue
+        try:
+            out[i] = compile_condition(source, names=sees | EXTRA_NAMES)
+        except ConditionError as exc:
+            report(("steps", i, "escalate"), str(exc))
+    return out
 
 
 def _check_steps(raw: Any, template_exists: TemplateExists | None, report: Report) -> None:

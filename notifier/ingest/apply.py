@@ -24,6 +24,7 @@ from notifier.ingest.records import (
     Record,
     ShipmentIn,
 )
+from notifier.offers.redemption import redeem
 from notifier.store.tables import Cart, Consent, Customer, Order, Shipment
 
 Row = TypeVar("Row", Customer, Order, Shipment, Cart)
@@ -142,6 +143,10 @@ class Applier:
         self._promise(row)
         self._touch(row, record)
         self.session.flush()
+        if row.discount_codes and row.id is not None:
+            # An order carrying a code we issued redeems that offer (revenue attributed).
+            redeem(self.session, order_id=row.id, codes=list(row.discount_codes),
+                   order_total=row.total, currency=row.currency, now=self.now)
         if record.cart_external_id and record.status != "cancelled":
             self._complete_cart(record.cart_external_id, row, record.placed_at or self.now)
         return row, "applied"

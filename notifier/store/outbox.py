@@ -61,10 +61,10 @@ def finish_attempt(session: Session, *, attempt_id: int, outcome: str, now: date
 
 
 def mark_sent(session: Session, *, notification_id: int, now: datetime, channel: str,
-              recipient: str, provider_id: str) -> None:
+              recipient: str, provider_id: str, note: str | None = None) -> None:
     session.execute(
         sa.update(Notification).where(col(Notification.id) == notification_id)
-        .values(status="sent", reason=None, sent_at=now, channel=channel, recipient=recipient,
+        .values(status="sent", reason=note, sent_at=now, channel=channel, recipient=recipient,
                 provider_id=provider_id, attempts=Notification.attempts + 1,
                 lease_until=None, lease_owner=None))
 
