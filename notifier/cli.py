@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from notifier.cli_options import parse_now
 from notifier.config import Settings, load_settings
 from notifier.errors import ConfigError
 
@@ -53,15 +53,6 @@ def main_options(
     if not verbose:
         # A line per job run every few seconds drowns what the engine itself reports.
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
-
-
-def parse_now(value: str | None) -> datetime:
-    if not value:
-        return datetime.now(UTC)
-    moment = datetime.fromisoformat(value)
-    if moment.tzinfo is None:
-        raise typer.BadParameter("--now needs a timezone offset, e.g. 2026-12-01T09:00:00+01:00")
-    return moment
 
 
 @db_app.command("upgrade")

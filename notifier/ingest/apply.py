@@ -82,18 +82,23 @@ class Applier:
             row.next_check_at = self.now  # type: ignore[attr-defined]
         self.session.add(row)
 
-    def _fields(self, record: Record, *, skip: set[str]) -> dict[str, Any]:
-        return {name: getattr(record, name) for name in record.given() - skip}
+    def _upsert(self, table: type[Row], record: Record, *, skip: set[str],
+                **create: Any) -> tuple[Row, bool]:
+        """The row for ``record`` with the fields the sender set copied in, and whether
+        it is fresh (False: older than what we hold, left untouched)."""
+        row = self._find(table, record.external_id)
+        if row is not None and self._stale(row, record):
+            return row, False
+        if row is None:
+            row = table(source=self.source, external_id=record.external_id, **create)
+        for name in record.given() - skip:
+            setattr(row, name, getattr(record, name))
+        return row, True
 
     def customer(self, record: CustomerIn) -> tuple[Customer, str]:
-        row = self._find(Customer, record.external_id)
-        if self._stale(row, record):
-            return row, "stale"  # type: ignore[return-value]
-        if row is None:
-            row = Customer(source=self.source, external_id=record.external_id)
-        values = self._fields(record, skip={"consents", "push_subscriptions"})
-        for name, value in values.items():
-            setattr(row, name, value)
+        row, fresh = self._upsert(Customer, record, skip={"consents", "push_subscriptions"})
+        if not fresh:
+            return row, "stale"
         if record.push_subscriptions is not None:
             row.push_subscriptions = [s.model_dump() for s in record.push_subscriptions]
         self._touch(row, record)
@@ -127,15 +132,10 @@ class Applier:
         return row.id
 
     def order(self, record: OrderIn) -> tuple[Order, str]:
-        row = self._find(Order, record.external_id)
-        if self._stale(row, record):
-            return row, "stale"  # type: ignore[return-value]
-        if row is None:
-            row = Order(source=self.source, external_id=record.external_id,
-                        status=record.status, currency=record.currency)
-        values = self._fields(record, skip={"customer", "items", "cart_external_id"})
-        for name, value in values.items():
-            setattr(row, name, value)
+        row, fresh = self._upsert(Order, record, skip={"customer", "items", "cart_external_id"},
+                                  status=record.status, currency=record.currency)
+        if not fresh:
+            return row, "stale"
         if "items" in record.given():
             row.items = [item.model_dump(mode="json") for item in record.items]
         if record.customer is not None:
@@ -173,14 +173,9 @@ class Applier:
         self.session.add(cart)
 
     def shipment(self, record: ShipmentIn) -> tuple[Shipment, str]:
-        row = self._find(Shipment, record.external_id)
-        if self._stale(row, record):
-            return row, "stale"  # type: ignore[return-value]
-        if row is None:
-            row = Shipment(source=self.source, external_id=record.external_id)
-        values = self._fields(record, skip={"events", "order_external_id"})
-        for name, value in values.items():
-            setattr(row, name, value)
+        row, fresh = self._upsert(Shipment, record, skip={"events", "order_external_id"})
+        if not fresh:
+            return row, "stale"
         if record.order_external_id:
             order = self._find(Order, record.order_external_id)
             row.order_id = order.id if order else row.order_id
@@ -239,15 +234,10 @@ class Applier:
         self.session.add(order)
 
     def cart(self, record: CartIn) -> tuple[Cart, str]:
-        row = self._find(Cart, record.external_id)
-        if self._stale(row, record):
-            return row, "stale"  # type: ignore[return-value]
-        if row is None:
-            row = Cart(source=self.source, external_id=record.external_id,
-                       currency=record.currency)
-        values = self._fields(record, skip={"customer", "items"})
-        for name, value in values.items():
-            setattr(row, name, value)
+        row, fresh = self._upsert(Cart, record, skip={"customer", "items"},
+                                  currency=record.currency)
+        if not fresh:
+            return row, "stale"
         if "items" in record.given():
             row.items = [item.model_dump(mode="json") for item in record.items]
         if record.customer is not None:

@@ -11,28 +11,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
 
+from notifier.cli_options import parse_now
 from notifier.config import Settings
 from notifier.offers import guards, pool
 from notifier.offers.outbound import OutboundSender
 from notifier.offers.policies import load_policies
 from notifier.runtime import Runtime, create_runtime
 from notifier.store.db import transaction
-
-
-def _now(value: str | None) -> datetime:
-    if not value:
-        return datetime.now(UTC)
-    moment = datetime.fromisoformat(value)
-    if moment.tzinfo is None:
-        raise typer.BadParameter("--now needs a timezone offset, e.g. 2026-12-01T09:00:00+01:00")
-    return moment
 
 
 def build_offers_cli(get_settings: Callable[[], Settings]) -> typer.Typer:
@@ -73,7 +64,7 @@ def build_offers_cli(get_settings: Callable[[], Settings]) -> typer.Typer:
     ) -> None:
         """Each policy's budget this month and each pool's free codes."""
         rt = runtime()
-        moment = _now(now)
+        moment = parse_now(now)
         month = moment.astimezone(ZoneInfo(rt.settings.shop.timezone)).strftime("%Y-%m")
         currency = rt.settings.shop.currency
         with rt.sessions() as session:
@@ -95,7 +86,7 @@ def build_offers_cli(get_settings: Callable[[], Settings]) -> typer.Typer:
     ) -> None:
         """Send the due outbound webhooks and shop API calls once."""
         rt = runtime()
-        moment = _now(now)
+        moment = parse_now(now)
 
         async def once() -> None:
             sender = OutboundSender(rt.sessions, rt.settings)
