@@ -6,9 +6,14 @@
     │   ├── SignatureError     the webhook signature is missing or wrong (HTTP 401)
     │   └── PayloadError       the body is malformed or a field is wrong (HTTP 4xx, names it)
     ├── RuleError              a rule file is invalid (file, line, reason)
-    ├── TemplateError          a template fails to load or render (file, line, reason)
-    └── DeliveryError          a channel could not hand a message over
-                               (``permanent`` says whether retrying can help)
+    ├── TemplateError          a template fails to load or render (file, line, reason);
+    │   └── SmsTooLongError    an SMS renders past the segment limit (compose.composer)
+    ├── RecipientError         no address for this customer on a channel (compose)
+    ├── DeliveryError          a channel could not hand a message over
+    │                          (``permanent`` says whether retrying can help)
+    ├── ConnectorError         a pulled source (BaseLinker) answered with an error
+    │                          (``transient``, the provider's code; connectors.errors)
+    └── PositionMoved          another poller advanced the journal first (connectors.errors)
 
 Driver and library errors are kept as ``__cause__``.
 """

@@ -85,6 +85,7 @@ class Engine:
         """Re-read rules (kept whole or not at all) and templates; returns rule problems."""
         problems = self.rules.reload()
         self.composer.environment.cache.clear()  # type: ignore[union-attr]
+        self.dispatcher.disabled.clear()  # fixed templates get their steps back
         return problems
 
     async def aclose(self) -> None:
