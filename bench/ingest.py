@@ -1,0 +1,144 @@
+"""Webhooks per second into a running ``notifier api`` (uvicorn), beside parsing alone.
+
+    .venv/bin/python bench/ingest.py                         # SQLite, 3,000 webhooks
+    .venv/bin/python bench/ingest.py --database postgresql --requests 5000
+
+Signed Shopify ``orders/create`` deliveries with distinct event ids are posted by
+``--clients`` concurrent HTTP clients to a server in another process; every answer comes
+after the payload and its records are durably committed. "Parse only" maps the same
+payloads onto records in-process with no HTTP and no database: the ceiling the write
+path is measured against. Figures go to stdout; nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import copy
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+
+from notifier.ingest.shopify import ShopifyAdapter
+from notifier.ingest.signatures import hmac_base64
+from notifier.store.db import create_db_engine
+from notifier.store.migrate import upgrade
+
+REPO = Path(__file__).resolve().parents[1]
+PAYLOAD = json.loads((REPO / "tests/ingest/payloads/shopify_order.json").read_text("utf-8"))
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+SECRET = "bench-secret"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def bodies(count: int) -> list[bytes]:
+    out = []
+    for i in range(count):
+        order = copy.deepcopy(PAYLOAD)
+        order["id"] = 10_000 + i
+        order["name"] = f"#{10_000 + i}"
+        order["customer"]["id"] = 50_000 + i % 500
+        out.append(json.dumps(order).encode())
+    return out
+
+
+def parse_only(payloads: list[bytes]) -> float:
+    adapter = ShopifyAdapter([SECRET])
+    now = datetime.now(UTC)
+    started = time.perf_counter()
+    for body in payloads:
+        adapter.verify({"x-shopify-hmac-sha256": hmac_base64(body, SECRET)}, body)
+        adapter.parse("orders/create", json.loads(body), now=now)
+    return len(payloads) / (time.perf_counter() - started)
+
+
+async def post_all(url: str, payloads: list[bytes], clients: int) -> float:
+    queue: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
+    for item in enumerate(payloads):
+        queue.put_nowait(item)
+    failures = 0
+
+    async def client() -> None:
+        nonlocal failures
+        async with httpx.AsyncClient(timeout=30) as http:
+            while not queue.empty():
+                i, body = queue.get_nowait()
+                response = await http.post(url, content=body, headers={
+                    "Content-Type": "application/json", "X-Shopify-Topic": "orders/create",
+                    "X-Shopify-Hmac-Sha256": hmac_base64(body, SECRET),
+                    "X-Shopify-Event-Id": f"bench-{i}"})
+                failures += response.status_code != 200
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    took = time.perf_counter() - started
+    if failures:
+        print(f"  {failures} requests failed!")
+    return len(payloads) / took
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    args = parser.parse_args()
+    payloads = bodies(args.requests)
+    print(f"parse only (verify + JSON + map to records): {parse_only(payloads):8.0f} /s")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        admin, name = None, ""
+        if args.database == "sqlite":
+            url = f"sqlite:///{tmp}/bench.db"
+        else:
+            admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+            name = f"notifier_bench_{uuid.uuid4().hex[:8]}"
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+            url = admin.url.set(database=name).render_as_string(False)
+        engine = create_db_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        port = free_port()
+        env = {**os.environ, "NOTIFIER_DATABASE__URL": url,
+               "NOTIFIER_SHOPIFY__WEBHOOK_SECRET": SECRET, "NOTIFIER_PATHS__DATA_DIR": tmp}
+        server = subprocess.Popen([sys.executable, "-m", "notifier.cli", "api", "--port",
+                                   str(port)], env=env, cwd=tmp,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(200):
+                try:
+                    httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5)
+                    break
+                except httpx.HTTPError:
+                    time.sleep(0.05)
+            rate = asyncio.run(post_all(f"http://127.0.0.1:{port}/webhooks/shopify",
+                                        payloads, args.clients))
+            print(f"{args.database}: {args.requests:,} signed webhooks, {args.clients} clients, "
+                  f"one uvicorn process: {rate:8.0f} /s (answered after a durable commit)")
+        finally:
+            server.terminate()
+            server.wait()
+            if admin is not None:
+                with admin.connect() as conn:
+                    conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
