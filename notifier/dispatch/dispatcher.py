@@ -16,17 +16,16 @@ import asyncio
 import logging
 import os
 import socket
-import time as _time
+import time as time_
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session
 
 from notifier.compose import Composer, Links, RecipientError, RenderContext, ShopView
-from notifier.compose.recipients import email_of, phone_of, push_subscription_of
 from notifier.deliver.base import ChannelBase
 from notifier.deliver.policies import (
     backoff,
@@ -36,21 +35,19 @@ from notifier.deliver.policies import (
     parse_window,
     quiet_until,
 )
-from notifier.detect.conditions import ConditionFailed
-from notifier.detect.durations import parse_duration
-from notifier.detect.evaluate import condition_values, evaluate, still_active
+from notifier.detect.evaluate import evaluate, still_active
 from notifier.detect.facts import Facts
 from notifier.detect.rules import Rule, RuleSet
+from notifier.dispatch.batch import Batch, Finish, Send, address_of
+from notifier.dispatch.gestures import Gestures
+from notifier.dispatch.ratelimit import RateLimiter
 from notifier.domain import Channel, EmailMessage, Outgoing, Purpose
 from notifier.errors import DeliveryError, TemplateError
-from notifier.escalation import build_escalation, enqueue_escalation
-from notifier.offers import OfferService, days_past
-from notifier.offers.service import Reservation
+from notifier.offers import OfferService
 from notifier.runtime import Runtime
 from notifier.store import outbox
 from notifier.store.db import transaction
-from notifier.store.snapshots import ENTITY_TABLES, related
-from notifier.store.tables import DeliveryAttempt, Notification
+from notifier.store.tables import Notification
 from notifier.track.tokens import sign
 
 log = logging.getLogger(__name__)
@@ -68,104 +65,9 @@ def _suppressing(code: str) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class Finish:
-    """The notification ends (or waits) without a provider call."""
-
-    status: str
-    reason: str | None
-    due_at: datetime | None = None
-
-
-@dataclass
-class Send:
-    channel: Channel
-    outgoing: Outgoing
-    recipient: str
-    attempt_number: int = 1
-    note: str | None = None  # e.g. why the message goes without its offer
-
-
-def address_of(channel: Channel, ctx: RenderContext) -> str:
-    """The address a message on ``channel`` goes to (RecipientError when there is none)."""
-    if channel is Channel.EMAIL:
-        return email_of(ctx)
-    if channel is Channel.SMS:
-        return phone_of(ctx)
-    sub = push_subscription_of(ctx)
-    return sub.endpoint or sub.fcm_token
-
-
-@dataclass
-class Batch:
-    """What deciding a batch needs, loaded with a few queries for the whole batch."""
-
-    notifications: dict[int, Notification]
-    facts: dict[tuple[str, int], Facts]
-    consents: dict[int, dict[tuple[str, str], bool]]
-    failed: dict[int, set[str]]
-    suppressed: dict[tuple[str, str], list[tuple[str, str]]]
-    sent: dict[tuple[int, str], list[datetime]]
-    escalate: dict[int, str] = field(default_factory=dict)
-
-    @classmethod
-    def load(cls, session: Session, ids: list[int], now: datetime, *,
-             caps: dict[str, tuple[int, timedelta]]) -> Batch:
-        notifications = {n.id or 0: n for n in outbox.notifications_by_id(session, ids)}
-        facts: dict[tuple[str, int], Facts] = {}
-        for kind in {n.entity_kind for n in notifications.values()}:
-            wanted = {n.entity_id for n in notifications.values() if n.entity_kind == kind}
-            rows = outbox.rows_by_id(session, ENTITY_TABLES[kind], wanted)
-            for row, snaps in zip(rows, related(session, kind, rows), strict=True):
-                facts[(kind, row.id)] = Facts(**snaps)
-        customers = {f.customer.id for f in facts.values() if f.customer}
-        addresses = set()
-        for f in facts.values():
-            for value in (f.customer.email if f.customer else None,
-                          f.customer.phone if f.customer else None,
-                          f.cart.email if f.cart else None, f.cart.phone if f.cart else None):
-                if value:
-                    addresses.add(value)
-            if f.customer:
-                addresses.update(s.endpoint or s.fcm_token for s in f.customer.push_subscriptions)
-        longest = max((window for _, window in caps.values()), default=timedelta(0))
-        return cls(
-            notifications=notifications,
-            facts=facts,
-            consents=outbox.consents_of_many(session, customer_ids=customers),
-            failed=outbox.failed_channels(session, notification_ids=list(notifications)),
-            suppressed=outbox.suppressions_for(session, addresses=addresses),
-            sent=outbox.sent_times_many(session, customer_ids=customers, since=now - longest)
-            if caps else {},
-        )
-
-    def suppression(self, channel: str, address: str, purpose: str) -> str | None:
-        for scope, reason in self.suppressed.get((channel, address), []):
-            if scope in ("", purpose):
-                return reason
-        return None
-
-
 def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
-
-class RateLimiter:
-    """At most ``rate`` calls per second, spaced evenly (per worker process)."""
-
-    def __init__(self, rate: float) -> None:
-        self.interval = 1.0 / rate if rate > 0 else 0.0
-        self.next_at = 0.0
-        self.lock = asyncio.Lock()
-
-    async def wait(self) -> None:
-        if not self.interval:
-            return
-        async with self.lock:
-            delay = self.next_at - _time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            self.next_at = max(self.next_at, _time.monotonic()) + self.interval
 
 
 class Dispatcher:
@@ -185,6 +87,7 @@ class Dispatcher:
         self.limits = {Channel(k): RateLimiter(v) for k, v in self.delivery.rate_limits.items()}
         self.shop = ShopView.from_settings(self.settings.shop)
         self.offers = offers
+        self.gestures = Gestures(runtime, rules=rules, offers=offers)
         self.handovers: list[tuple[int, EmailMessage]] = []
 
     async def run(self, now: datetime) -> Counter[str]:
@@ -250,7 +153,9 @@ class Dispatcher:
             plans[nid] = (Finish("skipped", "notification vanished") if n is None
                           else self._plan(batch, n, now))
             if n is not None:
-                self._maybe_escalate(batch, n, plans[nid], now)
+                email = self.gestures.maybe_escalate(batch, n, plans[nid], now)
+                if email is not None:
+                    self.handovers.append((nid, email))
         with transaction(self.runtime.sessions) as session:
             for nid, plan in plans.items():
                 if isinstance(plan, Finish):
@@ -298,7 +203,7 @@ class Dispatcher:
             wait = self._not_before(batch, channel, rule, facts, now)
             if isinstance(wait, Finish):
                 return wait
-            note = self._offer(batch, n, rule, facts, now)
+            note = self.gestures.offer(batch, n, rule, facts, now)
             if note.offer is not None:
                 ctx = replace(ctx, offer=note.offer)
             try:
@@ -310,77 +215,13 @@ class Dispatcher:
             except TemplateError as exc:
                 self.disabled[(rule.name, n.step)] = f"template error: {exc}"
                 log.error("rule %s step %d disabled: %s", rule.name, n.step, exc)
-                self._void(n, "template error", now)
+                self.gestures.void(n, "template error", now)
                 return Finish("failed", f"template error, step disabled: {exc}")
             if facts.customer is not None:  # counts towards the cap for the rest of the batch
                 batch.sent.setdefault((facts.customer.id, rule.purpose.value), []).append(now)
             return Send(channel, Outgoing(f"{n.key}:{name}", message), address,
                         note=note.reason if note.offer is None and note.reason else None)
         return Finish("skipped", "; ".join(reasons) or "no channel configured for this rule")
-
-    def _days_late(self, facts: Facts, n: Notification, now: datetime) -> int:
-        order = facts.order
-        unshipped = days_past(order.ship_by, now) if order and not order.shipped_at else 0
-        return max(n.days_late, unshipped)
-
-    def _offer(self, batch: Batch, n: Notification, rule: Rule, facts: Facts,
-               now: datetime) -> Reservation:
-        """Reserve the step's offer (the same one again on a retry); never raises for a
-        "no": the message then goes without an offer and the reason is kept."""
-        policy = rule.steps[n.step].offer
-        if not policy or self.offers is None:
-            return Reservation()
-        order, cart, customer = facts.order, facts.cart, facts.customer
-        with transaction(self.runtime.sessions) as session:
-            reservation = self.offers.reserve(
-                session, policy=policy, notification_id=n.id or 0,
-                customer_id=customer.id if customer else None,
-                segment=customer.segment if customer else None,
-                order_id=order.id if order else None,
-                order_total=order.total if order else (cart.value if cart else None),
-                currency=(order.currency if order else cart.currency if cart
-                          else self.settings.shop.currency),
-                days_late=self._days_late(facts, n, now), rule=n.rule, step=n.step, now=now)
-        if reservation.escalate:
-            batch.escalate[n.id or 0] = f"offer not possible: {reservation.reason}"
-        return reservation
-
-    def _void(self, n: Notification, reason: str, now: datetime) -> None:
-        if self.offers is None:
-            return
-        with transaction(self.runtime.sessions) as session:
-            self.offers.void(session, n.id or 0, reason, now=now)
-
-    def _maybe_escalate(self, batch: Batch, n: Notification, plan: Finish | Send,
-                        now: datetime) -> None:
-        """Hand the case to a person when the step says so (always, or when its
-        ``escalate`` expression holds) or when the offer policy wants it."""
-        if isinstance(plan, Finish) and plan.status in ("pending", "held_out", "dry_run"):
-            return  # deferred: decided again when it is due
-        rule = self.rules().get(n.rule)
-        facts = batch.facts.get((n.entity_kind, n.entity_id))
-        if rule is None or facts is None or n.step >= len(rule.steps):
-            return
-        reason = batch.escalate.get(n.id or 0)
-        step = rule.steps[n.step]
-        try:
-            if step.escalates(condition_values(facts, now, self._days_late(facts, n, now))):
-                reason = reason or f"rule {rule.name} step {n.step + 1} escalates this case"
-        except ConditionFailed as exc:
-            log.warning("escalate condition of %s: %s", rule.name, exc)
-        if reason is None:
-            return
-        if isinstance(plan, Finish):
-            reason += f"; the customer was not contacted: {plan.reason}"
-        escalation_settings = self.settings.escalation
-        with transaction(self.runtime.sessions) as session:
-            case = build_escalation(
-                session, notification=n, reason=reason, now=now,
-                timeline_limit=escalation_settings.timeline_limit,
-                incident_window=parse_duration(escalation_settings.incident_window))
-            handover = enqueue_escalation(session, case, self.settings, now)
-        if handover.email is not None:
-            self.handovers.append((n.id or 0, handover.email))
 
     def _reachable(self, batch: Batch, channel: Channel, purpose: Purpose,
                    ctx: RenderContext, consents: dict[tuple[str, str], bool]
@@ -458,14 +299,14 @@ class Dispatcher:
         limiter = self.limits.get(plan.channel)
         if limiter is not None:
             await limiter.wait()
-        started = _time.perf_counter()
+        started = time_.perf_counter()
         try:
             result = await self.channels[plan.channel].send(plan.outgoing)
         except DeliveryError as exc:
-            took = int((_time.perf_counter() - started) * 1000)
+            took = int((time_.perf_counter() - started) * 1000)
             return await asyncio.to_thread(self._failed, notification_id, attempt_id, plan,
                                            exc, now, took)
-        took = int((_time.perf_counter() - started) * 1000)
+        took = int((time_.perf_counter() - started) * 1000)
         await asyncio.to_thread(self._sent, notification_id, attempt_id, plan,
                                 result.provider_id, now, took)
         return "sent"
@@ -536,7 +377,3 @@ class Dispatcher:
             n.due_at = plan.due_at
         n.lease_until = n.lease_owner = None
         session.add(n)
-
-
-def history(session: Session, notification_id: int) -> list[DeliveryAttempt]:
-    return outbox.attempts_of(session, notification_id=notification_id)

@@ -1,0 +1,96 @@
+"""What the dispatcher decides per notification, and what it loads to decide a batch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlmodel import Session
+
+from notifier.compose import RecipientError, RenderContext
+from notifier.compose.recipients import email_of, phone_of, push_subscription_of
+from notifier.detect.facts import Facts
+from notifier.domain import Channel, Outgoing
+from notifier.store import outbox
+from notifier.store.snapshots import ENTITY_TABLES, related
+from notifier.store.tables import Notification
+
+__all__ = ["Batch", "Finish", "RecipientError", "Send", "address_of"]
+
+
+@dataclass(frozen=True)
+class Finish:
+    """The notification ends (or waits) without a provider call."""
+
+    status: str
+    reason: str | None
+    due_at: datetime | None = None
+
+
+@dataclass
+class Send:
+    channel: Channel
+    outgoing: Outgoing
+    recipient: str
+    attempt_number: int = 1
+    note: str | None = None  # e.g. why the message goes without its offer
+
+
+def address_of(channel: Channel, ctx: RenderContext) -> str:
+    """The address a message on ``channel`` goes to (RecipientError when there is none)."""
+    if channel is Channel.EMAIL:
+        return email_of(ctx)
+    if channel is Channel.SMS:
+        return phone_of(ctx)
+    sub = push_subscription_of(ctx)
+    return sub.endpoint or sub.fcm_token
+
+
+@dataclass
+class Batch:
+    """What deciding a batch needs, loaded with a few queries for the whole batch."""
+
+    notifications: dict[int, Notification]
+    facts: dict[tuple[str, int], Facts]
+    consents: dict[int, dict[tuple[str, str], bool]]
+    failed: dict[int, set[str]]
+    suppressed: dict[tuple[str, str], list[tuple[str, str]]]
+    sent: dict[tuple[int, str], list[datetime]]
+    escalate: dict[int, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, session: Session, ids: list[int], now: datetime, *,
+             caps: dict[str, tuple[int, timedelta]]) -> Batch:
+        notifications = {n.id or 0: n for n in outbox.notifications_by_id(session, ids)}
+        facts: dict[tuple[str, int], Facts] = {}
+        for kind in {n.entity_kind for n in notifications.values()}:
+            wanted = {n.entity_id for n in notifications.values() if n.entity_kind == kind}
+            rows = outbox.rows_by_id(session, ENTITY_TABLES[kind], wanted)
+            for row, snaps in zip(rows, related(session, kind, rows), strict=True):
+                facts[(kind, row.id)] = Facts(**snaps)
+        customers = {f.customer.id for f in facts.values() if f.customer}
+        addresses = set()
+        for f in facts.values():
+            for value in (f.customer.email if f.customer else None,
+                          f.customer.phone if f.customer else None,
+                          f.cart.email if f.cart else None, f.cart.phone if f.cart else None):
+                if value:
+                    addresses.add(value)
+            if f.customer:
+                addresses.update(s.endpoint or s.fcm_token for s in f.customer.push_subscriptions)
+        longest = max((window for _, window in caps.values()), default=timedelta(0))
+        return cls(
+            notifications=notifications,
+            facts=facts,
+            consents=outbox.consents_of_many(session, customer_ids=customers),
+            failed=outbox.failed_channels(session, notification_ids=list(notifications)),
+            suppressed=outbox.suppressions_for(session, addresses=addresses),
+            sent=outbox.sent_times_many(session, customer_ids=customers, since=now - longest)
+            if caps else {},
+        )
+
+    def suppression(self, channel: str, address: str, purpose: str) -> str | None:
+        for scope, reason in self.suppressed.get((channel, address), []):
+            if scope in ("", purpose):
+                return reason
+        return None
