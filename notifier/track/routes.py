@@ -65,16 +65,27 @@ def build_track_router(runtime: Runtime, *, engine: Engine | None = None) -> API
                                     phone=form.get("From", ""), now=runtime.clock())
         return Response("<Response/>", media_type="application/xml")
 
-    def customer_of(token: str) -> int:
+    def customer_of(token: str) -> int | None:
         try:
             payload = verify(token, settings.server.secret_key.get_secret_value())
-        except BadToken as exc:
-            raise HTTPException(404, "this link is not valid") from exc
+        except BadToken:
+            return None
         return int(payload["c"])
+
+    def not_valid() -> HTMLResponse:
+        # Customers' browsers land here (a mangled link): a page in their language that
+        # says how to unsubscribe anyway, not the API's JSON error.
+        shop, mail = html.escape(settings.shop.name), html.escape(settings.shop.support_email)
+        body = ("<p>Ten link jest nieprawidłowy.<br>This link is not valid.</p>"
+                "<p>Aby się wypisać, napisz do nas / To unsubscribe, write to us: "
+                f'<a href="mailto:{mail}">{mail}</a></p>')
+        page = _PAGE.format(shop=shop, title="Nieprawidłowy link / Invalid link", body=body)
+        return HTMLResponse(page, status_code=404)
 
     @router.get("/u/{token}", response_class=HTMLResponse, tags=["customers"])
     async def unsubscribe_page(token: str) -> HTMLResponse:
-        customer_of(token)
+        if customer_of(token) is None:
+            return not_valid()
         shop = html.escape(settings.shop.name)
         return HTMLResponse(_PAGE.format(shop=shop, title="Wypisz się / Unsubscribe", body=(
             f'<form method="post"><p>Nie chcesz otrzymywać wiadomości marketingowych od {shop}?'
@@ -87,6 +98,8 @@ def build_track_router(runtime: Runtime, *, engine: Engine | None = None) -> API
     @router.post("/u/{token}", response_class=HTMLResponse, tags=["customers"])
     async def unsubscribe(token: str) -> HTMLResponse:
         customer_id = customer_of(token)
+        if customer_id is None:
+            return not_valid()
         await run_in_threadpool(receipts.unsubscribe, runtime.sessions,
                                 customer_id=customer_id, now=runtime.clock())
         shop = html.escape(settings.shop.name)
