@@ -7,7 +7,9 @@ Signed Shopify ``orders/create`` deliveries with distinct event ids are posted b
 ``--clients`` concurrent HTTP clients to a server in another process; every answer comes
 after the payload and its records are durably committed. "Parse only" maps the same
 payloads onto records in-process with no HTTP and no database: the ceiling the write
-path is measured against. Figures go to stdout; nothing is asserted.
+path is measured against. "In-process" then sends as many new orders straight to the
+ingestor (verify, parse, store, commit; no HTTP), one after another, and times each.
+Figures go to stdout; nothing is asserted.
 """
 
 from __future__ import annotations
@@ -24,14 +26,18 @@ import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
 
+from notifier.config import Settings
+from notifier.ingest.records import AnyRecord
+from notifier.ingest.service import Ingestor
 from notifier.ingest.shopify import ShopifyAdapter
 from notifier.ingest.signatures import hmac_base64
-from notifier.store.db import create_db_engine
+from notifier.store.db import create_db_engine, session_factory
 from notifier.store.migrate import upgrade
 
 REPO = Path(__file__).resolve().parents[1]
@@ -46,15 +52,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def bodies(count: int) -> list[bytes]:
+def bodies(count: int, *, first: int = 10_000) -> list[bytes]:
     out = []
     for i in range(count):
         order = copy.deepcopy(PAYLOAD)
-        order["id"] = 10_000 + i
-        order["name"] = f"#{10_000 + i}"
+        order["id"] = first + i
+        order["name"] = f"#{first + i}"
         order["customer"]["id"] = 50_000 + i % 500
         out.append(json.dumps(order).encode())
     return out
+
+
+def verify_and_parse(adapter: ShopifyAdapter, body: bytes, now: datetime) -> list[AnyRecord]:
+    adapter.verify({"x-shopify-hmac-sha256": hmac_base64(body, SECRET)}, body)
+    return adapter.parse("orders/create", json.loads(body), now=now)
 
 
 def parse_only(payloads: list[bytes]) -> float:
@@ -62,9 +73,23 @@ def parse_only(payloads: list[bytes]) -> float:
     now = datetime.now(UTC)
     started = time.perf_counter()
     for body in payloads:
-        adapter.verify({"x-shopify-hmac-sha256": hmac_base64(body, SECRET)}, body)
-        adapter.parse("orders/create", json.loads(body), now=now)
+        verify_and_parse(adapter, body, now)
     return len(payloads) / (time.perf_counter() - started)
+
+
+def in_process(url: str, payloads: list[bytes], data_dir: str) -> tuple[float, float]:
+    """(wall, CPU) milliseconds per webhook through ``Ingestor.receive``."""
+    engine = create_db_engine(url)
+    ingestor = Ingestor(session_factory(engine), Settings(paths={"data_dir": data_dir}))
+    adapter = ShopifyAdapter([SECRET])
+    now = datetime.now(UTC)
+    wall, cpu = time.perf_counter(), time.process_time()
+    for i, body in enumerate(payloads):
+        ingestor.receive(source="shopify", topic="orders/create", dedupe_key=f"in-process-{i}",
+                         body=body, parse=partial(verify_and_parse, adapter, body, now), now=now)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    engine.dispose()
+    return wall * 1000 / len(payloads), cpu * 1000 / len(payloads)
 
 
 async def post_all(url: str, payloads: list[bytes], clients: int) -> float:
@@ -131,6 +156,9 @@ def main() -> None:
                                         payloads, args.clients))
             print(f"{args.database}: {args.requests:,} signed webhooks, {args.clients} clients, "
                   f"one uvicorn process: {rate:8.0f} /s (answered after a durable commit)")
+            wall, cpu = in_process(url, bodies(args.requests, first=10_000 + args.requests), tmp)
+            print(f"{args.database}: in-process, one at a time: {wall:.2f} ms per webhook "
+                  f"({cpu:.2f} ms CPU)")
         finally:
             server.terminate()
             server.wait()

@@ -3,15 +3,24 @@
 Every function here runs inside the caller's transaction, so a webhook's records and its
 inbound-event row commit together or not at all. A changed row gets ``next_check_at = now``
 so the next detection tick looks at it again.
+
+Rows are read and written with Core statements, not SQLModel instances: an order webhook
+is ingest's hot path, and building, tracking and flushing ORM objects cost several times
+the SQL itself. Each statement is built once (see the end of this module) and run with
+parameters; reads select only the columns a merge needs. ORM instances of these tables
+that a caller holds in the same session are not refreshed by what the applier writes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from functools import cache
+from typing import Any
 
-from sqlmodel import Session, SQLModel, select
+import sqlalchemy as sa
+from sqlmodel import Session
 
 from notifier.config import Settings
 from notifier.ingest.promises import promise
@@ -19,22 +28,36 @@ from notifier.ingest.records import (
     AnyRecord,
     CartDeleted,
     CartIn,
+    ConsentIn,
     CustomerIn,
     OrderIn,
     Record,
     ShipmentIn,
 )
 from notifier.offers.redemption import redeem
+from notifier.store.db import dialect_insert
 from notifier.store.tables import Cart, Consent, Customer, Order, Shipment
+from notifier.store.types import UTCDateTime
 
-Row = TypeVar("Row", Customer, Order, Shipment, Cart)
+CUSTOMERS: sa.Table = Customer.__table__  # type: ignore[attr-defined]
+CONSENTS: sa.Table = Consent.__table__  # type: ignore[attr-defined]
+ORDERS: sa.Table = Order.__table__  # type: ignore[attr-defined]
+SHIPMENTS: sa.Table = Shipment.__table__  # type: ignore[attr-defined]
+CARTS: sa.Table = Cart.__table__  # type: ignore[attr-defined]
+
+# What an order's and a shipment's merge reads of the stored row.
+_ORDER_MERGE = ("placed_at", "ship_by", "deliver_by", "shipping_method", "discount_codes",
+                "total", "currency")
+_SHIPMENT_MERGE = ("order_id", "status", "eta", "shipped_at", "delivered_at", "last_event_at",
+                   "events")
 
 _DONE_SHIPMENT = {"delivered"}
 
 
 @dataclass(frozen=True)
 class Applied:
-    """What one record did: ``applied`` or ``stale`` (older than what we hold)."""
+    """What one record did: ``applied``, ``stale`` (older than what we hold) or
+    ``ignored`` (a deleted cart we never had)."""
 
     kind: str
     external_id: str
@@ -51,151 +74,205 @@ class Applier:
         self.now = now
 
     def apply(self, record: AnyRecord) -> Applied:
+        # Core statements do not autoflush: rows a caller added through the ORM must be
+        # visible to them, as they were to ORM queries.
+        self.session.flush()
         match record:
             case CustomerIn():
-                row, outcome = self.customer(record)
+                kind, outcome = "customer", self.customer(record)[1]
             case OrderIn():
-                row, outcome = self.order(record)
+                kind, outcome = "order", self.order(record)
             case ShipmentIn():
-                row, outcome = self.shipment(record)
+                kind, outcome = "shipment", self.shipment(record)
             case CartIn():
-                row, outcome = self.cart(record)
+                kind, outcome = "cart", self.cart(record)
             case CartDeleted():
-                return self.cart_deleted(record)
-        return Applied(type(row).__name__.lower(), record.external_id, outcome)
+                kind, outcome = "cart", self.cart_deleted(record)
+        return Applied(kind, record.external_id, outcome)
 
     # -- rows ------------------------------------------------------------------------
 
-    def _find(self, table: type[Row], external_id: str) -> Row | None:
-        stmt = select(table).where(table.source == self.source, table.external_id == external_id)
-        return self.session.exec(stmt).first()
+    def _run(self, statement: sa.Executable,
+             params: Mapping[str, Any] | list[dict[str, Any]]) -> sa.CursorResult[Any]:
+        return self.session.connection().execute(statement, params)
 
-    def _stale(self, row: SQLModel | None, record: Record) -> bool:
-        held = getattr(row, "source_updated_at", None)
-        return bool(held and record.updated_at and record.updated_at < held)
+    def _key(self, external_id: str) -> dict[str, Any]:
+        """Parameters of :func:`_by_key`."""
+        return {"key_source": self.source, "key_external_id": external_id}
 
-    def _touch(self, row: SQLModel, record: Record) -> None:
+    def _held(self, table: sa.Table, external_id: str | None,
+              columns: tuple[str, ...] = ()) -> dict[str, Any] | None:
+        """The stored row's id, ``source_updated_at`` and ``columns``; None if there is none
+        (or no ``external_id`` to look for)."""
+        if not external_id:
+            return None
+        row = self._run(_lookup(table, columns), self._key(external_id)).mappings().first()
+        return dict(row) if row is not None else None
+
+    def _id_of(self, table: sa.Table, external_id: str | None) -> int | None:
+        held = self._held(table, external_id)
+        return held["id"] if held is not None else None
+
+    @staticmethod
+    def _stale(held: Mapping[str, Any] | None, record: Record) -> bool:
+        at = held["source_updated_at"] if held is not None else None
+        return bool(at and record.updated_at and record.updated_at < at)
+
+    @staticmethod
+    def _given(record: Record, *, skip: set[str]) -> dict[str, Any]:
+        """The fields the sender set, by column name."""
+        return {name: getattr(record, name) for name in record.given() - skip}
+
+    def _touched(self, table: sa.Table, record: Record) -> dict[str, Any]:
+        """What every write sets besides the record's fields."""
+        values: dict[str, Any] = {"updated_at": self.now}
         if record.updated_at is not None:
-            row.source_updated_at = record.updated_at  # type: ignore[attr-defined]
-        row.updated_at = self.now  # type: ignore[attr-defined]
-        if hasattr(row, "next_check_at"):
-            row.next_check_at = self.now  # type: ignore[attr-defined]
-        self.session.add(row)
+            values["source_updated_at"] = record.updated_at
+        if "next_check_at" in table.c:
+            values["next_check_at"] = self.now
+        return values
 
-    def _upsert(self, table: type[Row], record: Record, *, skip: set[str],
-                **create: Any) -> tuple[Row, bool]:
-        """The row for ``record`` with the fields the sender set copied in, and whether
-        it is fresh (False: older than what we hold, left untouched)."""
-        row = self._find(table, record.external_id)
-        if row is not None and self._stale(row, record):
-            return row, False
-        if row is None:
-            row = table(source=self.source, external_id=record.external_id, **create)
-        for name in record.given() - skip:
-            setattr(row, name, getattr(record, name))
-        return row, True
+    def _save(self, table: sa.Table, record: Record, held: Mapping[str, Any] | None,
+              values: dict[str, Any]) -> int:
+        """Insert the row (the table's defaults fill the rest) or update the held one; its id.
 
-    def customer(self, record: CustomerIn) -> tuple[Customer, str]:
-        row, fresh = self._upsert(Customer, record, skip={"consents", "push_subscriptions"})
-        if not fresh:
-            return row, "stale"
+        Two deliveries creating the same row at once make the second insert fail on the
+        unique key; the caller's retry (``Ingestor.receive``) then finds and updates it.
+        """
+        values = values | self._touched(table, record)
+        if held is None:
+            params = {"source": self.source, "external_id": record.external_id, **values}
+            return int(self._run(_insert(table), params).scalar_one())
+        self._run(_update(table), {"row_id": held["id"], **values})
+        return int(held["id"])
+
+    # -- customers -------------------------------------------------------------------
+
+    def customer(self, record: CustomerIn) -> tuple[int | None, str]:
+        """The customer's id and outcome; an older snapshot than the stored one changes
+        nothing (stale), checked by the database in the same statement as the write.
+
+        Most appearances of a customer (inside every order and checkout) update a known
+        row, so the UPDATE comes first: an upsert would take a PostgreSQL sequence number
+        even when it updates. A new customer is inserted with ``ON CONFLICT DO UPDATE``:
+        two deliveries creating the same buyer at once end in one row, without a retry.
+        """
+        values = self._given(record, skip={"consents", "push_subscriptions"})
         if record.push_subscriptions is not None:
-            row.push_subscriptions = [s.model_dump() for s in record.push_subscriptions]
-        self._touch(row, record)
-        self.session.flush()
-        for consent in record.consents:
-            self._consent(row, consent.channel, consent.purpose, consent.granted, consent.at,
-                          consent.source)
-        return row, "applied"
+            values["push_subscriptions"] = [s.model_dump() for s in record.push_subscriptions]
+        values |= self._touched(CUSTOMERS, record)
+        guarded = record.updated_at is not None
+        customer_id = self._run(_update_fresh(CUSTOMERS, guarded), {
+            **self._key(record.external_id), "key_updated_at": record.updated_at, **values,
+        }).scalar()
+        if customer_id is None:
+            upsert = _upsert(dialect_insert(self.session), CUSTOMERS, frozenset(values))
+            params = {"source": self.source, "external_id": record.external_id, **values}
+            customer_id = self._run(upsert, params).scalar()
+        if customer_id is None:
+            return self._id_of(CUSTOMERS, record.external_id), "stale"
+        self._consents(customer_id, record.consents)
+        return customer_id, "applied"
 
-    def _consent(
-        self, customer: Customer, channel: str, purpose: str, granted: bool, at: datetime,
-        source: str,
-    ) -> None:
-        stmt = select(Consent).where(
-            Consent.customer_id == customer.id, Consent.channel == channel,
-            Consent.purpose == purpose,
-        )
-        row = self.session.exec(stmt).first()
-        if row is not None and row.at > at:
-            return  # an older word never overrides a newer one
-        if row is None:
-            row = Consent(customer_id=customer.id, channel=channel, purpose=purpose,
-                          granted=granted, at=at, source=source)
-        row.granted, row.at, row.source = granted, at, source
-        self.session.add(row)
+    def _consents(self, customer_id: int, consents: Iterable[ConsentIn]) -> None:
+        """Each channel and purpose keeps the customer's newest word: an older word never
+        overrides it, here or against what is stored. One read for all of them; the
+        customer's row, written just before, keeps a concurrent delivery out until commit.
+        """
+        newest: dict[tuple[str, str], ConsentIn] = {}
+        for consent in consents:
+            seen = newest.get((consent.channel, consent.purpose))
+            if seen is None or seen.at <= consent.at:
+                newest[(consent.channel, consent.purpose)] = consent
+        if not newest:
+            return
+        stored = {(row.channel, row.purpose): row
+                  for row in self._run(_consents_of(), {"row_id": customer_id})}
+        inserts, updates = [], []
+        for key, consent in newest.items():
+            word = {"granted": consent.granted, "at": consent.at, "source": consent.source}
+            held = stored.get(key)
+            if held is None:
+                inserts.append({"customer_id": customer_id, "channel": consent.channel,
+                                "purpose": consent.purpose, **word})
+            elif held.at <= consent.at and any(held._mapping[k] != v for k, v in word.items()):
+                updates.append({"row_id": held.id, **word})
+        # Every order repeats the buyer's consents: an unchanged word is not written again.
+        if inserts:
+            self._run(_insert(CONSENTS), inserts)
+        if updates:
+            self._run(_update(CONSENTS), updates)
 
     def _customer_id(self, customer: CustomerIn | None) -> int | None:
-        if customer is None:
-            return None
-        row, _ = self.customer(customer)
-        return row.id
+        return self.customer(customer)[0] if customer is not None else None
 
-    def order(self, record: OrderIn) -> tuple[Order, str]:
-        row, fresh = self._upsert(Order, record, skip={"customer", "items", "cart_external_id"},
-                                  status=record.status, currency=record.currency)
-        if not fresh:
-            return row, "stale"
+    # -- orders ----------------------------------------------------------------------
+
+    def order(self, record: OrderIn) -> str:
+        held = self._held(ORDERS, record.external_id, _ORDER_MERGE)
+        if self._stale(held, record):
+            return "stale"
+        values = self._given(record, skip={"customer", "items", "cart_external_id"})
+        if held is None:
+            values = {"status": record.status, "currency": record.currency} | values
         if "items" in record.given():
-            row.items = [item.model_dump(mode="json") for item in record.items]
+            values["items"] = [item.model_dump(mode="json") for item in record.items]
         if record.customer is not None:
-            row.customer_id = self._customer_id(record.customer)
-        self._promise(row)
-        self._touch(row, record)
-        self.session.flush()
-        if row.discount_codes and row.id is not None:
+            values["customer_id"] = self._customer_id(record.customer)
+        row = _merged(ORDERS, held, values, _ORDER_MERGE)
+        values |= self._promise(row)
+        order_id = self._save(ORDERS, record, held, values)
+        if row["discount_codes"]:
             # An order carrying a code we issued redeems that offer (revenue attributed).
-            redeem(self.session, order_id=row.id, codes=list(row.discount_codes),
-                   order_total=row.total, currency=row.currency, now=self.now)
+            redeem(self.session, order_id=order_id, codes=list(row["discount_codes"]),
+                   order_total=row["total"], currency=row["currency"], now=self.now)
         if record.cart_external_id and record.status != "cancelled":
-            self._complete_cart(record.cart_external_id, row, record.placed_at or self.now)
-        return row, "applied"
+            self._run(_complete_cart(), {
+                **self._key(record.cart_external_id), "cart_order_id": order_id,
+                "order_external_id": record.external_id,
+                "new_completed_at": record.placed_at or self.now, "next_check_at": self.now,
+            })
+        return "applied"
 
-    def _promise(self, row: Order) -> None:
-        if row.placed_at is None or (row.ship_by and row.deliver_by):
-            return
-        level = self.settings.service_levels.for_method(row.shipping_method)
+    def _promise(self, row: Mapping[str, Any]) -> dict[str, datetime]:
+        """Ship-by and deliver-by for an order placed without them (from the service level
+        of its shipping method); a date the sender gave is kept."""
+        if row["placed_at"] is None or (row["ship_by"] and row["deliver_by"]):
+            return {}
+        level = self.settings.service_levels.for_method(row["shipping_method"])
         ship_by, deliver_by = promise(
-            row.placed_at, level, country=self.settings.shop.country,
+            row["placed_at"], level, country=self.settings.shop.country,
             timezone=self.settings.shop.timezone,
         )
-        row.ship_by = row.ship_by or ship_by
-        row.deliver_by = row.deliver_by or deliver_by
+        return {"ship_by": row["ship_by"] or ship_by, "deliver_by": row["deliver_by"] or deliver_by}
 
-    def _complete_cart(self, cart_external_id: str, order: Order, at: datetime) -> None:
-        cart = self._find(Cart, cart_external_id)
-        if cart is None or cart.order_id == order.id:
-            return
-        cart.completed_at = cart.completed_at or at
-        cart.order_id = order.id
-        cart.order_external_id = order.external_id
-        cart.next_check_at = self.now
-        self.session.add(cart)
+    # -- shipments -------------------------------------------------------------------
 
-    def shipment(self, record: ShipmentIn) -> tuple[Shipment, str]:
-        row, fresh = self._upsert(Shipment, record, skip={"events", "order_external_id"})
-        if not fresh:
-            return row, "stale"
-        if record.order_external_id:
-            order = self._find(Order, record.order_external_id)
-            row.order_id = order.id if order else row.order_id
+    def shipment(self, record: ShipmentIn) -> str:
+        held = self._held(SHIPMENTS, record.external_id, _SHIPMENT_MERGE)
+        if self._stale(held, record):
+            return "stale"
+        values = self._given(record, skip={"events", "order_external_id"})
+        order_id = self._id_of(ORDERS, record.order_external_id)
+        if order_id is not None:
+            values["order_id"] = order_id
+        row = _merged(SHIPMENTS, held, values, _SHIPMENT_MERGE)
         self._merge_events(row, record)
-        if row.status == "delivered" and row.delivered_at is None:
-            row.delivered_at = row.last_event_at or self.now
-        if row.status not in {"pending", "label_created"} and row.shipped_at is None:
-            row.shipped_at = row.last_event_at or self.now
-        self._touch(row, record)
-        self.session.flush()
-        self._roll_up(row)
-        return row, "applied"
+        if row["status"] == "delivered" and row["delivered_at"] is None:
+            row["delivered_at"] = row["last_event_at"] or self.now
+        if row["status"] not in {"pending", "label_created"} and row["shipped_at"] is None:
+            row["shipped_at"] = row["last_event_at"] or self.now
+        self._save(SHIPMENTS, record, held, values | row)
+        self._roll_up(row["order_id"])
+        return "applied"
 
-    def _merge_events(self, row: Shipment, record: ShipmentIn) -> None:
+    def _merge_events(self, row: dict[str, Any], record: ShipmentIn) -> None:
         """Tracking events accumulate; a redelivered event (same id or same moment and
         status) is kept once, and the latest one sets the status and ETA."""
         if not record.events:
             return
-        known = {(e.get("id") or f"{e['at']}|{e['status']}") for e in row.events}
-        events = list(row.events)
+        known = {(e.get("id") or f"{e['at']}|{e['status']}") for e in row["events"]}
+        events = list(row["events"])
         for event in record.events:
             data = event.model_dump(mode="json")
             key = data.get("id") or f"{data['at']}|{data['status']}"
@@ -203,56 +280,169 @@ class Applier:
                 known.add(key)
                 events.append(data)
         events.sort(key=lambda e: e["at"])
-        row.events = events
+        row["events"] = events
         latest = max(record.events, key=lambda e: e.at)
-        if row.last_event_at is None or latest.at >= row.last_event_at:
-            row.last_event_at = latest.at
+        if row["last_event_at"] is None or latest.at >= row["last_event_at"]:
+            row["last_event_at"] = latest.at
             if "status" not in record.given():
-                row.status = latest.status
+                row["status"] = latest.status
             if latest.eta is not None and "eta" not in record.given():
-                row.eta = latest.eta
+                row["eta"] = latest.eta
 
-    def _roll_up(self, shipment: Shipment) -> None:
+    def _roll_up(self, order_id: int | None) -> None:
         """An order is shipped when any parcel left and delivered when all arrived."""
-        if shipment.order_id is None:
+        if order_id is None:
             return
-        order = self.session.get(Order, shipment.order_id)
+        order = self._run(_order_progress(), {"row_id": order_id}).first()
         if order is None:
             return
-        parcels = self.session.exec(select(Shipment).where(Shipment.order_id == order.id)).all()
+        parcels = self._run(_parcels(), {"row_id": order_id}).all()
+        status, shipped_at, delivered_at = order.status, order.shipped_at, order.delivered_at
         shipped = [p.shipped_at for p in parcels if p.shipped_at]
-        if shipped and order.shipped_at is None:
-            order.shipped_at = min(shipped)
+        if shipped and shipped_at is None:
+            shipped_at = min(shipped)
         if parcels and all(p.status in _DONE_SHIPMENT for p in parcels):
-            order.delivered_at = order.delivered_at or max(
-                p.delivered_at or self.now for p in parcels
-            )
-            order.status = "delivered" if order.status != "cancelled" else order.status
-        elif order.shipped_at and order.status in {"pending", "confirmed"}:
-            order.status = "shipped"
-        order.next_check_at = self.now
-        self.session.add(order)
+            delivered_at = delivered_at or max(p.delivered_at or self.now for p in parcels)
+            status = "delivered" if status != "cancelled" else status
+        elif shipped_at and status in {"pending", "confirmed"}:
+            status = "shipped"
+        self._run(_update(ORDERS), {"row_id": order_id, "status": status,
+                                    "shipped_at": shipped_at, "delivered_at": delivered_at,
+                                    "next_check_at": self.now})
 
-    def cart(self, record: CartIn) -> tuple[Cart, str]:
-        row, fresh = self._upsert(Cart, record, skip={"customer", "items"},
-                                  currency=record.currency)
-        if not fresh:
-            return row, "stale"
+    # -- carts -----------------------------------------------------------------------
+
+    def cart(self, record: CartIn) -> str:
+        held = self._held(CARTS, record.external_id)
+        if self._stale(held, record):
+            return "stale"
+        values = self._given(record, skip={"customer", "items"})
         if "items" in record.given():
-            row.items = [item.model_dump(mode="json") for item in record.items]
+            values["items"] = [item.model_dump(mode="json") for item in record.items]
         if record.customer is not None:
-            row.customer_id = self._customer_id(record.customer)
-        if record.order_external_id:
-            order = self._find(Order, record.order_external_id)
-            row.order_id = order.id if order else row.order_id
-        self._touch(row, record)
-        return row, "applied"
+            values["customer_id"] = self._customer_id(record.customer)
+        order_id = self._id_of(ORDERS, record.order_external_id)
+        if order_id is not None:
+            values["order_id"] = order_id
+        self._save(CARTS, record, held, values)
+        return "applied"
 
-    def cart_deleted(self, record: CartDeleted) -> Applied:
-        row = self._find(Cart, record.external_id)
-        if row is None:
-            return Applied("cart", record.external_id, "ignored")
-        row.deleted_at = row.deleted_at or record.at
-        row.next_check_at = self.now
-        self.session.add(row)
-        return Applied("cart", record.external_id, "applied")
+    def cart_deleted(self, record: CartDeleted) -> str:
+        """``ignored`` when we never stored the cart; the first deletion time stays."""
+        params = {**self._key(record.external_id), "new_deleted_at": record.at,
+                  "next_check_at": self.now}
+        return "applied" if self._run(_delete_cart(), params).rowcount else "ignored"
+
+
+def _merged(table: sa.Table, held: Mapping[str, Any] | None, values: Mapping[str, Any],
+            columns: Iterable[str]) -> dict[str, Any]:
+    """``columns`` of the row as it will be once ``values`` are written: the held row's, or
+    a new row's defaults, overlaid with ``values``."""
+    base = held if held is not None else {name: _default(table.c[name]) for name in columns}
+    return {name: values.get(name, base[name]) for name in columns}
+
+
+def _default(column: sa.Column[Any]) -> Any:
+    default = column.default
+    if default is None:
+        return None
+    return default.arg(None) if default.is_callable else default.arg  # type: ignore[attr-defined]
+
+
+# -- statements, built once ------------------------------------------------------------
+# Building a statement and its cache key costs about as much as running it, so each one
+# is built on first use and run with parameters. INSERT and UPDATE take their columns
+# from the parameters' keys; WHERE parameters are named key_* / row_id so they never
+# collide with a column.
+
+
+def _by_key(table: sa.Table) -> sa.ColumnElement[bool]:
+    return sa.and_(table.c.source == sa.bindparam("key_source"),
+                   table.c.external_id == sa.bindparam("key_external_id"))
+
+
+@cache
+def _lookup(table: sa.Table, columns: tuple[str, ...]) -> sa.Select[Any]:
+    return sa.select(table.c.id, table.c.source_updated_at,
+                     *(table.c[name] for name in columns)).where(_by_key(table))
+
+
+@cache
+def _insert(table: sa.Table) -> sa.Insert:
+    return sa.insert(table).returning(table.c.id)
+
+
+@cache
+def _update(table: sa.Table) -> sa.Update:
+    return sa.update(table).where(table.c.id == sa.bindparam("row_id"))
+
+
+def _fresh(table: sa.Table, sent: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
+    """The stored ``source_updated_at`` is not later than ``sent``: the write goes ahead."""
+    stored = table.c.source_updated_at
+    return stored.is_(None) | (stored <= sent)
+
+
+@cache
+def _update_fresh(table: sa.Table, guarded: bool) -> sa.Update:
+    """UPDATE by (source, external_id), unless ``guarded`` and the stored row is newer than
+    ``key_updated_at``; returns the id."""
+    stmt = sa.update(table).where(_by_key(table))
+    if guarded:
+        stmt = stmt.where(_fresh(table, sa.bindparam("key_updated_at", type_=UTCDateTime)))
+    return stmt.returning(table.c.id)
+
+
+@cache
+def _upsert(insert: Callable[[sa.Table], Any], table: sa.Table,
+            columns: frozenset[str]) -> sa.Insert:
+    """``INSERT ... ON CONFLICT (source, external_id) DO UPDATE SET columns``, guarded like
+    :func:`_update_fresh` when ``source_updated_at`` is among them; returns the id."""
+    stmt = insert(table)
+    fresh = (_fresh(table, stmt.excluded.source_updated_at)
+             if "source_updated_at" in columns else None)
+    return stmt.on_conflict_do_update(
+        index_elements=["source", "external_id"],
+        set_={name: stmt.excluded[name] for name in sorted(columns)}, where=fresh,
+    ).returning(table.c.id)
+
+
+@cache
+def _consents_of() -> sa.Select[Any]:
+    c = CONSENTS.c
+    return (sa.select(c.id, c.channel, c.purpose, c.granted, c.at, c.source)
+            .where(c.customer_id == sa.bindparam("row_id")))
+
+
+@cache
+def _complete_cart() -> sa.Update:
+    """The checkout an order came from is completed by it; the first completion time stays.
+    One UPDATE, no read: most orders name a cart we never stored."""
+    order_id = sa.bindparam("cart_order_id")
+    return (sa.update(CARTS)
+            .where(_by_key(CARTS), CARTS.c.order_id.is_distinct_from(order_id))
+            .values(order_id=order_id, completed_at=_kept(CARTS.c.completed_at)))
+
+
+@cache
+def _delete_cart() -> sa.Update:
+    return sa.update(CARTS).where(_by_key(CARTS)).values(deleted_at=_kept(CARTS.c.deleted_at))
+
+
+def _kept(column: sa.Column[Any]) -> sa.ColumnElement[Any]:
+    """``column`` if it is set, else the parameter of its name (bound as the column's type,
+    so UTC is enforced)."""
+    return sa.func.coalesce(column, sa.bindparam(f"new_{column.name}", type_=column.type))
+
+
+@cache
+def _order_progress() -> sa.Select[Any]:
+    o = ORDERS.c
+    return sa.select(o.status, o.shipped_at, o.delivered_at).where(o.id == sa.bindparam("row_id"))
+
+
+@cache
+def _parcels() -> sa.Select[Any]:
+    s = SHIPMENTS.c
+    return (sa.select(s.status, s.shipped_at, s.delivered_at)
+            .where(s.order_id == sa.bindparam("row_id")))

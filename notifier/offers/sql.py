@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
+
+from notifier.store.db import dialect_insert
 
 
 def insert_ignore(session: Session, table: type[SQLModel], values: dict[str, Any],
@@ -16,10 +17,9 @@ def insert_ignore(session: Session, table: type[SQLModel], values: dict[str, Any
     On PostgreSQL a concurrent insert of the same key waits for the other transaction
     and then does nothing, so "exists" is always decided by the database.
     """
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     # RETURNING, not rowcount: drivers report -1 for an insert SQLAlchemy adds RETURNING to.
     target = table.__table__  # type: ignore[attr-defined]
+    insert = dialect_insert(session)
     stmt = (insert(target).values(**values).on_conflict_do_nothing(index_elements=keys)
             .returning(sa.literal_column("1")))
     return session.execute(stmt).first() is not None
