@@ -15,22 +15,19 @@ import argparse
 import random
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
+from bench_support import REPO, migrated_database
 
 from notifier.config import Settings
 from notifier.detect.scan import scan
 from notifier.pipeline import build_engine
 from notifier.runtime import create_runtime
 from notifier.store.db import create_db_engine
-from notifier.store.migrate import upgrade
 from notifier.store.tables import Customer, Order
 
-REPO = Path(__file__).resolve().parents[1]
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 CHUNK = 20_000
 
@@ -70,7 +67,6 @@ def seed(engine: sa.Engine, size: int, due_share: float = 0.01) -> int:
 
 def measure(url: str, size: int, workdir: Path) -> None:
     engine = create_db_engine(url)
-    upgrade(engine)
     started = time.perf_counter()
     due = seed(engine, size)
     seeded = time.perf_counter() - started
@@ -106,22 +102,9 @@ def main() -> None:
     args = parser.parse_args()
     for size in args.sizes:
         for backend in args.backends:
-            with tempfile.TemporaryDirectory() as tmp:
-                if backend == "sqlite":
-                    measure(f"sqlite:///{tmp}/bench.db", size, Path(tmp))
-                    continue
-                admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-                name = f"notifier_bench_{uuid.uuid4().hex[:8]}"
-                with admin.connect() as conn:
-                    conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-                try:
-                    measure(admin.url.set(database=name).render_as_string(False), size,
-                            Path(tmp))
-                finally:
-                    with admin.connect() as conn:
-                        conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
-                    admin.dispose()
-
+            with tempfile.TemporaryDirectory() as tmp, migrated_database(backend,
+                                                                           Path(tmp)) as url:
+                measure(url, size, Path(tmp))
 
 if __name__ == "__main__":
     main()

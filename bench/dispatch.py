@@ -20,13 +20,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 
 import aiosmtplib
-import sqlalchemy as sa
+from bench_support import REPO, free_port, migrated_database
 
 from notifier.clock import FrozenClock
 from notifier.config import Settings
@@ -35,19 +34,12 @@ from notifier.ingest.apply import Applier
 from notifier.ingest.records import OrderIn
 from notifier.pipeline import build_engine
 from notifier.runtime import create_runtime
-from notifier.store.db import create_db_engine, transaction
-from notifier.store.migrate import upgrade
+from notifier.store.db import transaction
 
-REPO = Path(__file__).resolve().parents[1]
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 T0 = datetime(2026, 11, 30, 9, 15, tzinfo=UTC)
 DUE = datetime(2026, 12, 2, 15, 0, tzinfo=UTC)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_sink(port: int) -> subprocess.Popen[bytes]:
@@ -122,21 +114,9 @@ def main() -> None:
 
     port = free_port()
     sink = start_sink(port)
-    admin = None
-    name = ""
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            if args.database == "sqlite":
-                url = f"sqlite:///{tmp}/bench.db"
-            else:
-                admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-                name = f"notifier_bench_{uuid.uuid4().hex[:8]}"
-                with admin.connect() as conn:
-                    conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-                url = admin.url.set(database=name).render_as_string(False)
-            db = create_db_engine(url)
-            upgrade(db)
-            db.dispose()
+        with tempfile.TemporaryDirectory() as tmp, migrated_database(args.database,
+                                                                       Path(tmp)) as url:
             settings = Settings(
                 database={"url": url},
                 paths={"data_dir": tmp, "rules_dir": REPO / "rules",
@@ -153,10 +133,6 @@ def main() -> None:
     finally:
         sink.terminate()
         sink.wait()
-        if admin is not None:
-            with admin.connect() as conn:
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            admin.dispose()
 
     engine_rate, raw_rate = sent / engine_s, args.messages / raw_s
     print(f"database {args.database}, {args.connections} SMTP connections, "

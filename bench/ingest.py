@@ -19,18 +19,16 @@ import asyncio
 import copy
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
 import httpx
-import sqlalchemy as sa
+from bench_support import REPO, free_port, migrated_database
 
 from notifier.config import Settings
 from notifier.ingest.records import AnyRecord
@@ -38,18 +36,11 @@ from notifier.ingest.service import Ingestor
 from notifier.ingest.shopify import ShopifyAdapter
 from notifier.ingest.signatures import hmac_base64
 from notifier.store.db import create_db_engine, session_factory
-from notifier.store.migrate import upgrade
 
-REPO = Path(__file__).resolve().parents[1]
 PAYLOAD = json.loads((REPO / "tests/ingest/payloads/shopify_order.json").read_text("utf-8"))
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 SECRET = "bench-secret"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def bodies(count: int, *, first: int = 10_000) -> list[bytes]:
@@ -126,19 +117,8 @@ def main() -> None:
     payloads = bodies(args.requests)
     print(f"parse only (verify + JSON + map to records): {parse_only(payloads):8.0f} /s")
 
-    with tempfile.TemporaryDirectory() as tmp:
-        admin, name = None, ""
-        if args.database == "sqlite":
-            url = f"sqlite:///{tmp}/bench.db"
-        else:
-            admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-            name = f"notifier_bench_{uuid.uuid4().hex[:8]}"
-            with admin.connect() as conn:
-                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-            url = admin.url.set(database=name).render_as_string(False)
-        engine = create_db_engine(url)
-        upgrade(engine)
-        engine.dispose()
+    with tempfile.TemporaryDirectory() as tmp, migrated_database(args.database,
+                                                                   Path(tmp)) as url:
         port = free_port()
         env = {**os.environ, "NOTIFIER_DATABASE__URL": url,
                "NOTIFIER_SHOPIFY__WEBHOOK_SECRET": SECRET, "NOTIFIER_PATHS__DATA_DIR": tmp}
@@ -162,11 +142,6 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait()
-            if admin is not None:
-                with admin.connect() as conn:
-                    conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                admin.dispose()
-
 
 if __name__ == "__main__":
     main()

@@ -86,14 +86,9 @@ def late_order(customer: dict[str, object] = CUSTOMER) -> dict[str, object]:
             "deliver_by": "2026-12-04T12:00:00+01:00", "customer": customer}
 
 
-def parsed(sink: SmtpSink) -> list[Message]:
-    """The messages exactly as they arrived on the wire."""
-    return [email.message_from_bytes(m.raw, policy=policy.default) for m in sink.messages]
-
-
-async def test_marketing_email_arrives_once_with_list_unsubscribe(
-    runtime: Runtime, engine: Engine, clock: FrozenClock, smtp: SmtpSink
-) -> None:
+def abandoned_cart(runtime: Runtime) -> datetime:
+    """A cart of a customer who opted in to marketing email, last touched at the moment
+    returned; its first reminder is due an hour later."""
     consent = [{"channel": "email", "purpose": "marketing", "granted": True,
                 "at": "2026-01-01T00:00:00Z"}]
     active = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -102,6 +97,18 @@ async def test_marketing_email_arrives_once_with_list_unsubscribe(
                           "recovery_url": "https://sklep.example.pl/cart/K-1",
                           "last_activity_at": active.isoformat(),
                           "customer": {**CUSTOMER, "consents": consent}}, now=active)
+    return active
+
+
+def parsed(sink: SmtpSink) -> list[Message]:
+    """The messages exactly as they arrived on the wire."""
+    return [email.message_from_bytes(m.raw, policy=policy.default) for m in sink.messages]
+
+
+async def test_marketing_email_arrives_once_with_list_unsubscribe(
+    runtime: Runtime, engine: Engine, clock: FrozenClock, smtp: SmtpSink
+) -> None:
+    active = abandoned_cart(runtime)
     await tick(engine, clock, active + timedelta(hours=1))
     await tick(engine, clock, active + timedelta(hours=1, minutes=5))
 
@@ -236,14 +243,7 @@ async def test_permanent_failure_on_last_channel_is_recorded_and_explained(
 async def test_one_click_unsubscribe_stops_marketing(
     runtime: Runtime, engine: Engine, clock: FrozenClock, smtp: SmtpSink
 ) -> None:
-    consent = [{"channel": "email", "purpose": "marketing", "granted": True,
-                "at": "2026-01-01T00:00:00Z"}]
-    active = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-    put(runtime, "cart", {"external_id": "K-1", "currency": "PLN", "value": "98.00",
-                          "items": [{"name": "Kubek", "quantity": 1, "price": "98.00"}],
-                          "recovery_url": "https://s.example/K-1",
-                          "last_activity_at": active.isoformat(),
-                          "customer": {**CUSTOMER, "consents": consent}}, now=active)
+    active = abandoned_cart(runtime)
     await tick(engine, clock, active + timedelta(hours=1))
     [msg] = parsed(smtp)
     path = msg["List-Unsubscribe"].split(",")[0].strip("<> ").replace(
