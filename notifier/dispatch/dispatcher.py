@@ -94,8 +94,9 @@ class Dispatcher:
         """Claim up to ``batch_size`` due notifications and see each to its next state.
 
         Deciding is done for the whole batch at once (a handful of queries, not a handful
-        per message); the decisions and the "sending" attempts commit together before any
-        provider is called; then the sends run concurrently, each completed on its own.
+        per message), and the outcomes that need no provider commit together; then the
+        sends run concurrently, each written as a "sending" attempt just before its call
+        and completed after it.
         """
         lease = timedelta(seconds=self.delivery.lease_s)
         ids = await asyncio.to_thread(self._claim, now, lease)

@@ -2,10 +2,18 @@
 
 **Per-customer limit.** Counting a customer's recent offers and then inserting one is a
 race: two workers both count 0 and both issue. So a reservation first locks a row per
-(customer, limit group) in ``offer_customer_locks`` (created on first use with ``INSERT
-... ON CONFLICT DO NOTHING``, then ``SELECT ... FOR UPDATE``) and only then counts. The
-second worker waits on that row lock until the first commits; under READ COMMITTED its
-count, a new statement, then sees the first one's offer. Other customers are not blocked.
+(customer, limit group) in ``offer_customer_locks`` and only then counts. One statement
+creates the row on first use and locks it::
+
+    INSERT INTO offer_customer_locks (customer_id, limit_group) VALUES (:c, :g)
+    ON CONFLICT (customer_id, limit_group) DO UPDATE SET limit_group = excluded.limit_group
+    WHERE false
+
+PostgreSQL locks the conflicting row for an ``ON CONFLICT DO UPDATE`` even when its WHERE
+updates nothing (so the row is never rewritten), waiting first for a transaction that
+holds it or is inserting it. The second worker waits on that row lock until the first
+commits; under READ COMMITTED its count, a new statement, then sees the first one's offer.
+Other customers are not blocked.
 
 **Monthly budget.** ``offer_budgets`` holds one counter row per (policy, month), charged
 with a single conditional statement::
@@ -25,37 +33,50 @@ same statements are correct there.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from notifier.offers.sql import insert_ignore
+from notifier.store.db import dialect_insert
 from notifier.store.offer_tables import Offer, OfferBudget, OfferCustomerLock
+
+# The two statements of every limited reservation are built once, with bind parameters:
+# building them per call cost more than running them.
+_LOCKS = OfferCustomerLock.__table__  # type: ignore[attr-defined]
+_OFFERS_SINCE = select(func.count()).select_from(Offer).where(
+    Offer.customer_id == sa.bindparam("b_customer_id"),
+    Offer.limit_group == sa.bindparam("b_limit_group"),
+    col(Offer.status) != "void", col(Offer.issued_at) > sa.bindparam("b_since"),
+)
+
+
+@lru_cache(maxsize=2)
+def _lock_statement(insert: Callable[[sa.Table], Any]) -> Any:
+    stmt = insert(_LOCKS).values(customer_id=sa.bindparam("b_customer_id"),
+                                 limit_group=sa.bindparam("b_limit_group"))
+    return stmt.on_conflict_do_update(index_elements=["customer_id", "limit_group"],
+                                      set_={"limit_group": stmt.excluded.limit_group},
+                                      where=sa.false())
 
 
 def lock_customer(session: Session, *, customer_id: int, limit_group: str) -> None:
-    """Hold the (customer, limit group) row until the transaction ends."""
-    insert_ignore(session, OfferCustomerLock,
-                  {"customer_id": customer_id, "limit_group": limit_group},
-                  keys=["customer_id", "limit_group"])
-    session.exec(
-        select(OfferCustomerLock)
-        .where(OfferCustomerLock.customer_id == customer_id,
-               OfferCustomerLock.limit_group == limit_group)
-        .with_for_update()
-    ).one()
+    """Hold the (customer, limit group) row until the transaction ends (created if new)."""
+    session.execute(_lock_statement(dialect_insert(session)),
+                    {"b_customer_id": customer_id, "b_limit_group": limit_group})
 
 
 def offers_since(session: Session, *, customer_id: int, limit_group: str,
                  since: datetime) -> int:
     """Offers (not voided) the customer got in the group after ``since``."""
-    stmt = select(func.count()).select_from(Offer).where(
-        Offer.customer_id == customer_id, Offer.limit_group == limit_group,
-        col(Offer.status) != "void", col(Offer.issued_at) > since,
-    )
-    return int(session.exec(stmt).one())
+    return int(session.execute(_OFFERS_SINCE, {
+        "b_customer_id": customer_id, "b_limit_group": limit_group, "b_since": since,
+    }).scalar_one())
 
 
 def charge(session: Session, *, policy: str, month: str, cost: Decimal, cap: Decimal) -> bool:

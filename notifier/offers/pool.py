@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from notifier.offers.codes import normalise_code
@@ -111,9 +112,13 @@ def levels(session: Session) -> dict[str, tuple[int, int]]:
     return out
 
 
+# One statement, built once: it runs for every generated code.
+_CODE_IN_USE = (select(Offer.id).where(Offer.code == sa.bindparam("b_code"))
+                .union_all(select(OfferPoolCode.id)
+                           .where(OfferPoolCode.code == sa.bindparam("b_code")))
+                .limit(1))
+
+
 def code_in_use(session: Session, code: str) -> bool:
     """Whether ``code`` was issued or sits in a pool (generated codes must avoid both)."""
-    if session.exec(select(Offer.id).where(Offer.code == code)).first() is not None:
-        return True
-    return session.exec(select(OfferPoolCode.id).where(OfferPoolCode.code == code)) \
-        .first() is not None
+    return session.execute(_CODE_IN_USE, {"b_code": code}).first() is not None

@@ -26,6 +26,7 @@ from datetime import datetime, time
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -72,6 +73,10 @@ class _Terms:
 
 _EXHAUSTED = {"limit", "budget", "pool_empty"}
 
+# Built once (every reservation runs it): building a select per call cost more than running it.
+_HELD = (select(Offer).where(Offer.notification_id == sa.bindparam("b_notification_id"))
+         .execution_options(populate_existing=True))
+
 
 class OfferService:
     """Offers for one process: policies loaded once from the settings, counters kept."""
@@ -104,6 +109,10 @@ class OfferService:
         if pol is None:
             log.error("rule %s step %d names unknown offer policy %r", rule, step, policy)
             return Reservation(reason=f"unknown offer policy {policy!r}")
+        if pol.limit is not None and customer_id is not None:
+            # Locked before looking for this notification's offer, so a concurrent retry
+            # of it that held the lock first is seen by the one look below.
+            guards.lock_customer(session, customer_id=customer_id, limit_group=pol.limit_group)
         if (held := self._held(session, notification_id)) is not None:
             return held
         terms = self._terms(pol, days_late=days_late, order_total=order_total,
@@ -111,10 +120,6 @@ class OfferService:
         if isinstance(terms, Reservation):
             return terms
         if pol.limit is not None and customer_id is not None:
-            guards.lock_customer(session, customer_id=customer_id, limit_group=pol.limit_group)
-            # A concurrent retry of this very notification held the lock before us.
-            if (held := self._held(session, notification_id)) is not None:
-                return held
             used = guards.offers_since(session, customer_id=customer_id,
                                        limit_group=pol.limit_group, since=now - pol.limit.window)
             if used >= pol.limit.count:
@@ -171,8 +176,7 @@ class OfferService:
     # -- helpers -----------------------------------------------------------------------
 
     def _held(self, session: Session, notification_id: int) -> Reservation | None:
-        offer = session.exec(select(Offer).where(Offer.notification_id == notification_id)
-                             .execution_options(populate_existing=True)).first()
+        offer = session.exec(_HELD, params={"b_notification_id": notification_id}).first()
         if offer is None:
             return None
         if offer.status == "void":

@@ -40,33 +40,46 @@ def claim(session: Session, *, now: datetime, owner: str, lease: timedelta,
     return rows
 
 
-# The per-message writes below are plain statements, not ORM loads and flushes: they
-# run twice per message on the hot path, and the ORM round trip cost as much as the send.
+# The per-message writes below are plain statements, not ORM loads and flushes, and each
+# is built once with bind parameters: they run twice per message on the hot path, and
+# building an UPDATE of nine columns per call cost four times as much as executing it.
+_ATTEMPTS = DeliveryAttempt.__table__  # type: ignore[attr-defined]
+_NOTIFICATIONS = Notification.__table__  # type: ignore[attr-defined]
+_BEGIN_ATTEMPT = sa.insert(_ATTEMPTS).values(
+    notification_id=sa.bindparam("b_notification_id"), number=sa.bindparam("b_number"),
+    channel=sa.bindparam("b_channel"), started_at=sa.bindparam("b_now"), outcome="sending",
+).returning(_ATTEMPTS.c.id)
+_FINISH_ATTEMPT = sa.update(_ATTEMPTS).where(_ATTEMPTS.c.id == sa.bindparam("b_id")).values(
+    outcome=sa.bindparam("b_outcome"), finished_at=sa.bindparam("b_now"),
+    provider_id=sa.bindparam("b_provider_id"), error=sa.bindparam("b_error"),
+    duration_ms=sa.bindparam("b_duration_ms"))
+_MARK_SENT = sa.update(_NOTIFICATIONS).where(_NOTIFICATIONS.c.id == sa.bindparam("b_id")).values(
+    status="sent", reason=sa.bindparam("b_note"), sent_at=sa.bindparam("b_now"),
+    channel=sa.bindparam("b_channel"), recipient=sa.bindparam("b_recipient"),
+    provider_id=sa.bindparam("b_provider_id"), attempts=_NOTIFICATIONS.c.attempts + 1,
+    lease_until=None, lease_owner=None)
 
 
 def begin_attempt(session: Session, *, notification_id: int, number: int, channel: str,
                   now: datetime) -> int:
-    stmt = sa.insert(DeliveryAttempt).values(
-        notification_id=notification_id, number=number, channel=channel, started_at=now,
-        outcome="sending").returning(DeliveryAttempt.id)  # type: ignore[arg-type]
-    return int(session.execute(stmt).scalar_one())
+    return int(session.execute(_BEGIN_ATTEMPT, {
+        "b_notification_id": notification_id, "b_number": number, "b_channel": channel,
+        "b_now": now}).scalar_one())
 
 
 def finish_attempt(session: Session, *, attempt_id: int, outcome: str, now: datetime,
                    provider_id: str | None = None, error: str | None = None,
                    duration_ms: int | None = None) -> None:
-    session.execute(sa.update(DeliveryAttempt).where(col(DeliveryAttempt.id) == attempt_id)
-                    .values(outcome=outcome, finished_at=now, provider_id=provider_id,
-                            error=error, duration_ms=duration_ms))
+    session.execute(_FINISH_ATTEMPT, {
+        "b_id": attempt_id, "b_outcome": outcome, "b_now": now, "b_provider_id": provider_id,
+        "b_error": error, "b_duration_ms": duration_ms})
 
 
 def mark_sent(session: Session, *, notification_id: int, now: datetime, channel: str,
               recipient: str, provider_id: str, note: str | None = None) -> None:
-    session.execute(
-        sa.update(Notification).where(col(Notification.id) == notification_id)
-        .values(status="sent", reason=note, sent_at=now, channel=channel, recipient=recipient,
-                provider_id=provider_id, attempts=Notification.attempts + 1,
-                lease_until=None, lease_owner=None))
+    session.execute(_MARK_SENT, {
+        "b_id": notification_id, "b_note": note, "b_now": now, "b_channel": channel,
+        "b_recipient": recipient, "b_provider_id": provider_id})
 
 
 def attempts_of(session: Session, *, notification_id: int) -> list[DeliveryAttempt]:
