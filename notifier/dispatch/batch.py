@@ -7,15 +7,13 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from notifier.compose import RecipientError, RenderContext
+from notifier.compose import RenderContext
 from notifier.compose.recipients import email_of, phone_of, push_subscription_of
 from notifier.detect.facts import Facts
 from notifier.domain import Channel, Outgoing
 from notifier.store import outbox
 from notifier.store.snapshots import ENTITY_TABLES, related
 from notifier.store.tables import Notification
-
-__all__ = ["Batch", "Finish", "RecipientError", "Send", "address_of"]
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,9 @@ class Dispatcher:
         self.shop = ShopView.from_settings(self.settings.shop)
         self.offers = offers
         self.gestures = Gestures(runtime, rules=rules, offers=offers)
+        # Parsed once: a bad cap fails at start-up, and the hot path does no parsing.
+        self.caps = {purpose: cap for purpose, text in self.delivery.frequency_caps.items()
+                     if (cap := parse_cap(text)) is not None}
         self.handovers: list[tuple[int, EmailMessage]] = []
 
     async def run(self, now: datetime) -> Counter[str]:
@@ -147,7 +150,7 @@ class Dispatcher:
 
     def _decide(self, ids: list[int], now: datetime) -> dict[int, Finish | Send]:
         with self.runtime.sessions() as session:
-            batch = Batch.load(session, ids, now, caps=self._caps())
+            batch = Batch.load(session, ids, now, caps=self.caps)
         plans: dict[int, Finish | Send] = {}
         for nid in ids:
             n = batch.notifications.get(nid)
@@ -164,14 +167,6 @@ class Dispatcher:
                 else:
                     plan.attempt_number = batch.notifications[nid].attempts + 1
         return plans
-
-    def _caps(self) -> dict[str, tuple[int, timedelta]]:
-        caps = {}
-        for purpose, text in self.delivery.frequency_caps.items():
-            cap = parse_cap(text)
-            if cap is not None:
-                caps[purpose] = cap
-        return caps
 
     def _plan(self, batch: Batch, n: Notification, now: datetime) -> Finish | Send:
         rule = self.rules().get(n.rule)
@@ -259,7 +254,7 @@ class Dispatcher:
             if until is not None:
                 return Finish("pending", f"public holiday, deferred until {until.isoformat()}",
                               until)
-        cap = self._caps().get(rule.purpose.value)
+        cap = self.caps.get(rule.purpose.value)
         if cap is not None and facts.customer is not None:
             limit, window_td = cap
             sent = batch.sent.get((facts.customer.id, rule.purpose.value), [])

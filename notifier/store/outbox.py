@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import and_, or_
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from notifier.store.tables import Consent, DeliveryAttempt, Notification, Suppression
 
@@ -142,19 +142,8 @@ def sent_times_many(session: Session, *, customer_ids: set[int],
     return out
 
 
-def consents_of(session: Session, *, customer_id: int) -> dict[tuple[str, str], bool]:
-    rows = session.exec(select(Consent).where(Consent.customer_id == customer_id)).all()
-    return {(r.channel, r.purpose): r.granted for r in rows}
 
 
-def suppressed(session: Session, *, channel: str, address: str, purpose: str) -> str | None:
-    """The reason ``address`` must not get ``purpose`` messages on ``channel``, if any."""
-    stmt = select(Suppression).where(
-        Suppression.channel == channel, Suppression.address == address,
-        col(Suppression.purpose).in_(["", purpose]),
-    )
-    row = session.exec(stmt).first()
-    return row.reason if row else None
 
 
 def suppress(session: Session, *, channel: str, address: str, reason: str, now: datetime,
@@ -165,17 +154,3 @@ def suppress(session: Session, *, channel: str, address: str, reason: str, now: 
     if existing is None:
         session.add(Suppression(channel=channel, address=address, purpose=purpose,
                                 reason=reason, at=now))
-
-
-def sent_times(session: Session, *, customer_id: int, purpose: str,
-               since: datetime) -> list[datetime]:
-    stmt = select(Notification.sent_at).where(
-        Notification.customer_id == customer_id, Notification.purpose == purpose,
-        col(Notification.sent_at) > since,
-    )
-    return [t for t in session.exec(stmt).all() if t is not None]
-
-
-def count_by_status(session: Session) -> dict[str, int]:
-    stmt = select(Notification.status, func.count()).group_by(Notification.status)
-    return {status: n for status, n in session.exec(stmt).all()}

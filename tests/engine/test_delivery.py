@@ -4,7 +4,7 @@ real twilio client against a local fake Twilio, with faults and receipts."""
 from __future__ import annotations
 
 import email
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import policy
 from email.message import EmailMessage as Message
@@ -19,9 +19,8 @@ from notifier.app import create_app
 from notifier.cli import app as cli
 from notifier.clock import FrozenClock
 from notifier.config import Settings
-from notifier.deliver.registry import build_channels
-from notifier.pipeline import Engine, build_engine
-from notifier.runtime import Runtime, create_runtime
+from notifier.pipeline import Engine
+from notifier.runtime import Runtime
 from notifier.store.tables import Consent, DeliveryAttempt, Suppression
 from tests.conftest import make_settings
 from tests.engine.conftest import notifications, put, tick
@@ -66,18 +65,6 @@ def settings(tmp_path: Path, db_url: str, smtp: SmtpSink, twilio: FakeTwilio) ->
     )
 
 
-@pytest.fixture
-def runtime(settings: Settings, clock: FrozenClock) -> Iterator[Runtime]:
-    rt = create_runtime(settings, clock=clock)
-    yield rt
-    rt.close()
-
-
-@pytest.fixture
-async def engine(runtime: Runtime) -> AsyncIterator[Engine]:
-    built = build_engine(runtime, channels=build_channels(runtime.settings), owner="w1")
-    yield built
-    await built.aclose()
 
 
 def late_order(customer: dict[str, object] = CUSTOMER) -> dict[str, object]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from email import message_from_bytes, policy
@@ -66,18 +66,6 @@ def settings(tmp_path: Path, db_url: str, sink: WebhookSink) -> Settings:
                     "email_to": "obsluga@example.pl"})
 
 
-@pytest.fixture
-def runtime(settings: Settings, clock: FrozenClock) -> Iterator[Runtime]:
-    rt = create_runtime(settings, clock=clock)
-    yield rt
-    rt.close()
-
-
-@pytest.fixture
-async def engine(runtime: Runtime) -> AsyncIterator[Engine]:
-    built = build_engine(runtime, owner="w1")
-    yield built
-    await built.aclose()
 
 
 async def test_late_order_email_carries_the_offer_in_polish_and_english(
