@@ -5,5 +5,6 @@ here with one import line.
 """
 
 import notifier.store.connector_tables
-import notifier.store.offer_tables  # noqa: F401
+import notifier.store.offer_tables
+import notifier.store.track_tables  # noqa: F401
 from notifier.store import tables  # noqa: F401

@@ -100,6 +100,9 @@ class Order(SQLModel, table=True):
     source_updated_at: datetime | None = _ts()
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    # When the track stage last derived this order's outcomes (attribution, redemption,
+    # recovered cart); ``NULL`` or older than ``updated_at`` means "look again" (#13).
+    tracked_at: datetime | None = _ts(index=True)
 
 
 class Shipment(SQLModel, table=True):
@@ -149,6 +152,13 @@ class Cart(SQLModel, table=True):
     deleted_at: datetime | None = _ts()
     order_external_id: str | None = Field(default=None, max_length=128)
     order_id: int | None = Field(default=None, foreign_key="orders.id", ondelete="SET NULL")
+    # A cart recovered within the attribution window of its first reminder (sent or held
+    # out): ``recovered_notification_id`` is that reminder; ``recovered_via_link`` when the
+    # order carries the cart's token after a click on the recovery link (#13).
+    recovered_at: datetime | None = _ts()
+    recovered_notification_id: int | None = Field(
+        default=None, foreign_key="notifications.id", ondelete="SET NULL")
+    recovered_via_link: bool = False
     next_check_at: datetime | None = _ts(index=True)
     source_updated_at: datetime | None = _ts()
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
@@ -220,6 +230,28 @@ class Notification(SQLModel, table=True):
     sent_at: datetime | None = _ts()
     delivered_at: datetime | None = _ts()
     days_late: int = 0
+    # Outcomes (the track stage, #13). ``clicked_at`` is the first counted click (scanners
+    # flagged in ``link_clicks`` are not counted); ``opened_at`` is information only, never
+    # attribution (Apple Mail Privacy Protection prefetches pixels). ``converted_at``,
+    # ``conversion_order`` (orders.id) and ``conversion_revenue`` come from last-touch
+    # attribution, held-out rows measured from their ``due_at``; ``rating`` is the survey
+    # score given through this message (``survey`` says which question it asked).
+    bounced_at: datetime | None = _ts()
+    bounce_kind: str | None = Field(default=None, max_length=8, description="hard, soft")
+    complained_at: datetime | None = _ts()
+    unsubscribed_at: datetime | None = _ts()
+    deferred_at: datetime | None = _ts()
+    opened_at: datetime | None = _ts()
+    clicked_at: datetime | None = _ts()
+    clicks: int = 0
+    converted_at: datetime | None = _ts()
+    conversion_order: int | None = Field(default=None, foreign_key="orders.id",
+                                         ondelete="SET NULL")
+    conversion_revenue: Decimal | None = Field(default=None, sa_type=Money)
+    conversion_currency: str | None = Field(default=None, max_length=3)
+    converted_after_click: bool = False
+    survey: str | None = Field(default=None, max_length=8, description="csat, nps")
+    rating: int | None = None
 
 
 class DeliveryAttempt(SQLModel, table=True):
