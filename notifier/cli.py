@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from notifier.cli_options import parse_now
+from notifier.cli_options import current_context, parse_now
 from notifier.config import Settings, load_settings
 from notifier.errors import ConfigError
 
@@ -22,32 +23,39 @@ notifications_app = typer.Typer(no_args_is_help=True, help="Inspect notification
 app.add_typer(notifications_app, name="notifications")
 
 
-class _State:
+@dataclass
+class Invocation:
+    """What one ``notifier`` invocation was given; kept on the root click context."""
+
     config: Path | None = None
     settings: Settings | None = None
 
 
-_state = _State()
-
-
 def get_settings() -> Settings:
-    """The settings for this invocation, loaded once."""
-    if _state.settings is None:
+    """The settings for this invocation, loaded once; a bad one exits 2 naming the key."""
+    context = current_context()
+    root = context.find_root() if context is not None else None
+    invocation = root.obj if root is not None and isinstance(root.obj, Invocation) else None
+    if invocation is None:  # called outside a command (tests building a sub-CLI)
+        invocation = Invocation()
+        if root is not None:
+            root.obj = invocation
+    if invocation.settings is None:
         try:
-            _state.settings = load_settings(_state.config)
+            invocation.settings = load_settings(invocation.config)
         except ConfigError as exc:
             typer.secho(str(exc), fg="red", err=True)
             raise typer.Exit(2) from exc
-    return _state.settings
+    return invocation.settings
 
 
 @app.callback()
 def main_options(
+    ctx: typer.Context,
     config: Annotated[Path | None, typer.Option("--config", "-c", help="config.toml path")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    _state.config = config
-    _state.settings = None
+    ctx.find_root().obj = Invocation(config=config)
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not verbose:
@@ -131,6 +139,9 @@ def _engine_or_exit(build, runtime):  # type: ignore[no-untyped-def]
         typer.secho("rules refused:", fg="red", err=True)
         for problem in exc.problems:
             typer.echo(f"  {problem}", err=True)
+        raise typer.Exit(2) from exc
+    except ConfigError as exc:  # a channel's provider settings, checked when it is built
+        typer.secho(str(exc), fg="red", err=True)
         raise typer.Exit(2) from exc
 
 

@@ -11,9 +11,13 @@ its embedded defaults: SQLite under ``var/``, every channel writing to ``var/out
 from __future__ import annotations
 
 import os
+import re
+import tomllib
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -33,23 +37,42 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from notifier.config_types import Cap, CapText, Duration, TimeWindow, Window
 from notifier.errors import ConfigError
 
 CONFIG_ENV = "NOTIFIER_CONFIG"
+CHANNELS = ("email", "sms", "push")
+PURPOSES = ("transactional", "marketing")
 
 
-class DatabaseSettings(BaseModel):
+class Section(BaseModel):
+    """Base of every ``[section]``: a key it does not know (a typo) is refused, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatabaseSettings(Section):
     url: str = Field(
         default="",
         description="SQLAlchemy URL; empty means sqlite:///<data_dir>/notifier.db",
     )
     echo: bool = False
 
+    @field_validator("url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        # Checked by shape here (config imports no database library); the engine opens it.
+        if value.strip() and not re.fullmatch(r"(sqlite|postgresql)(\+\w+)?://\S*", value):
+            raise ValueError("not a supported database URL: use sqlite:///path/notifier.db "
+                             "or postgresql+psycopg://user:pass@host/notifier")
+        return value.strip()
 
-class ServerSettings(BaseModel):
+
+class ServerSettings(Section):
     host: str = "127.0.0.1"
-    port: int = 8000
-    max_body_bytes: int = Field(default=1_048_576, description="larger request bodies get 413")
+    port: int = Field(default=8000, ge=1, le=65535)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, le=1 << 30,
+                                description="larger request bodies get 413")
     public_url: str = Field(
         default="http://127.0.0.1:8000",
         description="base URL customers and providers reach us at (links, callbacks)",
@@ -60,7 +83,7 @@ class ServerSettings(BaseModel):
     )
 
 
-class ApiSettings(BaseModel):
+class ApiSettings(Section):
     keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list, description="bearer keys for /v1/*"
     )
@@ -74,25 +97,48 @@ class ApiSettings(BaseModel):
         return value
 
 
-class ShopSettings(BaseModel):
+class ShopSettings(Section):
     name: str = "Sklep"
     country: str = "PL"
     timezone: str = "Europe/Warsaw"
     default_locale: str = "pl"
-    currency: str = "PLN"
+    currency: str = Field(default="PLN", pattern=r"^[A-Z]{3}$")
     support_email: str = "pomoc@example.com"
     support_phone: str = "+48 22 000 00 00"
     contact_url: str = ""
 
+    @field_validator("country")
+    @classmethod
+    def _known_country(cls, value: str) -> str:
+        import holidays
 
-class ServiceLevel(BaseModel):
+        if value.upper() not in holidays.list_supported_countries():
+            raise ValueError(f"{value!r} is not a country the holidays calendar knows "
+                             "(ISO 3166 alpha-2, e.g. PL, DE, US)")
+        return value.upper()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return _zone(value)
+
+
+def _zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/Warsaw)") from exc
+    return value
+
+
+class ServiceLevel(Section):
     """Promise made for a shipping method: ship and deliver within so many business days."""
 
     ship_within_days: int = 1
     deliver_within_days: int = 2
 
 
-class ServiceLevelSettings(BaseModel):
+class ServiceLevelSettings(Section):
     default: ServiceLevel = Field(default_factory=ServiceLevel)
     methods: dict[str, ServiceLevel] = Field(
         default_factory=dict, description="shipping method name (case-insensitive) -> promise"
@@ -106,35 +152,35 @@ class ServiceLevelSettings(BaseModel):
         return self.default
 
 
-class ShopifySettings(BaseModel):
+class ShopifySettings(Section):
     webhook_secret: SecretStr = SecretStr("")
     previous_webhook_secret: SecretStr = SecretStr("")
 
 
-class WooCommerceSettings(BaseModel):
+class WooCommerceSettings(Section):
     webhook_secret: SecretStr = SecretStr("")
 
 
-class SmtpSettings(BaseModel):
+class SmtpSettings(Section):
     host: str = "localhost"
-    port: int = 587
+    port: int = Field(default=587, ge=1, le=65535)
     username: str = ""
     password: SecretStr = SecretStr("")
     starttls: bool = True
     use_tls: bool = False
-    timeout_s: float = 30.0
-    pool_size: int = 4
+    timeout_s: float = Field(default=30.0, gt=0, description="connect and per-command timeout")
+    pool_size: int = Field(default=4, ge=1)
 
 
-class EmailSettings(BaseModel):
-    model_config = {"populate_by_name": True}
+class EmailSettings(Section):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     transport: Literal["outbox", "smtp"] = "outbox"
     from_: str = Field(default="Sklep <sklep@example.com>", alias="from")
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
 
 
-class TwilioSettings(BaseModel):
+class TwilioSettings(Section):
     account_sid: str = ""
     auth_token: SecretStr = SecretStr("")
     from_number: str = ""
@@ -142,30 +188,30 @@ class TwilioSettings(BaseModel):
     api_base_url: str = Field(default="", description="empty means Twilio's own API")
 
 
-class SmsSettings(BaseModel):
+class SmsSettings(Section):
     transport: Literal["outbox", "twilio"] = "outbox"
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
 
 
-class WebPushSettings(BaseModel):
+class WebPushSettings(Section):
     vapid_private_key: SecretStr = SecretStr("")
     vapid_public_key: str = ""
     vapid_subject: str = "mailto:sklep@example.com"
 
 
-class FcmSettings(BaseModel):
+class FcmSettings(Section):
     project_id: str = ""
     service_account_file: str = ""
     api_base_url: str = ""
 
 
-class PushSettings(BaseModel):
+class PushSettings(Section):
     transport: Literal["outbox", "webpush", "fcm"] = "outbox"
     webpush: WebPushSettings = Field(default_factory=WebPushSettings)
     fcm: FcmSettings = Field(default_factory=FcmSettings)
 
 
-class PathSettings(BaseModel):
+class PathSettings(Section):
     data_dir: Path = Path("var")
     rules_dir: Path = Path("rules")
     templates_dir: Path = Path("templates")
@@ -175,7 +221,7 @@ class PathSettings(BaseModel):
         return self.data_dir / "outbox"
 
 
-class DeliverySettings(BaseModel):
+class DeliverySettings(Section):
     """How the dispatcher sends: retries, leases, quiet hours, caps and rate limits."""
 
     max_attempts: int = Field(default=6, ge=1, description="tries before a message fails")
@@ -186,33 +232,59 @@ class DeliverySettings(BaseModel):
     concurrency: int = Field(default=8, ge=1, description="messages in flight per worker")
     sms_max_segments: int = Field(default=3, ge=1)
     holidays_quiet_for_marketing: bool = True
-    quiet_hours: dict[str, str] = Field(
-        default_factory=lambda: {"sms": "21:00-08:00", "push": "21:00-08:00"},
+    quiet_hours: dict[str, Window] = Field(
+        default_factory=lambda: {"sms": TimeWindow.parse("21:00-08:00"),
+                                 "push": TimeWindow.parse("21:00-08:00")},
         description='"channel" or "channel.purpose" -> "HH:MM-HH:MM" in the customer\'s zone',
     )
-    frequency_caps: dict[str, str] = Field(
-        default_factory=lambda: {"marketing": "1/24h"},
+    frequency_caps: dict[str, CapText] = Field(
+        default_factory=lambda: {"marketing": Cap.parse("1/24h")},
         description='purpose -> "N/duration": at most N messages per customer per window',
     )
-    rate_limits: dict[str, float] = Field(
+    rate_limits: dict[str, Annotated[float, Field(ge=0)]] = Field(
         default_factory=dict, description="channel -> messages per second (0: unlimited)"
     )
 
+    @field_validator("quiet_hours")
+    @classmethod
+    def _window_keys(cls, value: dict[str, TimeWindow | None]) -> dict[str, TimeWindow | None]:
+        for key in value:
+            channel, _, purpose = key.partition(".")
+            if channel not in CHANNELS or (purpose and purpose not in PURPOSES):
+                raise ValueError(f"{key!r}: keys are a channel ({', '.join(CHANNELS)}) or "
+                                 f"channel.purpose ({', '.join(PURPOSES)})")
+        return value
 
-class SchedulerSettings(BaseModel):
-    detect_interval_s: float = 30.0
-    dispatch_interval_s: float = 5.0
+    @field_validator("frequency_caps")
+    @classmethod
+    def _cap_keys(cls, value: dict[str, Cap | None]) -> dict[str, Cap | None]:
+        for key in value:
+            if key not in PURPOSES:
+                raise ValueError(f"{key!r}: keys are purposes ({', '.join(PURPOSES)})")
+        return value
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _rate_keys(cls, value: dict[str, float]) -> dict[str, float]:
+        for key in value:
+            if key not in CHANNELS:
+                raise ValueError(f"{key!r}: keys are channels ({', '.join(CHANNELS)})")
+        return value
+
+    def quiet_window(self, channel: str, purpose: str) -> TimeWindow | None:
+        """The quiet window of ``channel`` for ``purpose`` (``sms.marketing`` before ``sms``)."""
+        specific = f"{channel}.{purpose}"
+        if specific in self.quiet_hours:
+            return self.quiet_hours[specific]
+        return self.quiet_hours.get(channel)
 
 
-def _check_duration(value: str) -> str:
-    # Imported here: config is loaded before anything else and must not pull in detect.
-    from notifier.detect.durations import parse_duration
-
-    parse_duration(value)
-    return value
+class SchedulerSettings(Section):
+    detect_interval_s: float = Field(default=30.0, gt=0, le=86400)
+    dispatch_interval_s: float = Field(default=5.0, gt=0, le=86400)
 
 
-class OutboundWebhookSettings(BaseModel):
+class OutboundWebhookSettings(Section):
     """A receiver of our signed outbound webhooks (shop sync, helpdesk).
 
     Every POST carries ``X-Notifier-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of
@@ -234,7 +306,7 @@ class OutboundWebhookSettings(BaseModel):
         return self
 
 
-class OfferTierSettings(BaseModel):
+class OfferTierSettings(Section):
     """One tier of an offer policy: the conditions it needs and the discount it gives.
 
     Every bound is inclusive and an unset one always holds; ``segments`` empty means any
@@ -242,8 +314,6 @@ class OfferTierSettings(BaseModel):
     ``[offers].exchange_rates``). ``percent`` is for ``kind = "percent"``, ``amount`` (a
     table currency -> amount, e.g. ``{ PLN = 20.00, EUR = 5.00 }``) for ``"amount"``.
     """
-
-    model_config = ConfigDict(extra="forbid")
 
     min_days_late: int | None = Field(default=None, ge=0)
     max_days_late: int | None = Field(default=None, ge=0)
@@ -265,7 +335,7 @@ class OfferTierSettings(BaseModel):
         return self
 
 
-class OfferPolicySettings(BaseModel):
+class OfferPolicySettings(Section):
     """A named compensation policy, referenced from a rule step (``offer = "name"``).
 
     The first tier that matches decides the discount. ``limit`` ("N/duration", empty: none)
@@ -277,12 +347,10 @@ class OfferPolicySettings(BaseModel):
     step escalates to a person with ``on_exhausted = "escalate"``.
     """
 
-    model_config = ConfigDict(extra="forbid")
-
     description: str = ""
     tiers: list[OfferTierSettings] = Field(min_length=1)
-    valid_for: str = "30d"
-    limit: str = "1/30d"
+    valid_for: Duration = timedelta(days=30)
+    limit: CapText = Cap(1, timedelta(days=30))
     limit_group: str = ""
     monthly_budget: Decimal | None = Field(default=None, ge=0)
     free_shipping_cost: Decimal = Field(default=Decimal("15.00"), ge=0)
@@ -293,17 +361,9 @@ class OfferPolicySettings(BaseModel):
 
     @field_validator("valid_for")
     @classmethod
-    def _valid_for(cls, value: str) -> str:
-        return _check_duration(value)
-
-    @field_validator("limit")
-    @classmethod
-    def _limit(cls, value: str) -> str:
-        if value.strip():
-            count, _, window = value.partition("/")
-            if not count.strip().isdigit() or int(count) < 1:
-                raise ValueError(f"limit must look like 1/30d, got {value!r}")
-            _check_duration(window)
+    def _valid_for(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("an offer must be valid for longer than zero")
         return value
 
     @model_validator(mode="after")
@@ -315,7 +375,7 @@ class OfferPolicySettings(BaseModel):
         return self
 
 
-class ShopifyAdminSettings(BaseModel):
+class ShopifyAdminSettings(Section):
     """Create every issued code as a discount in Shopify (Admin GraphQL API)."""
 
     enabled: bool = False
@@ -334,7 +394,7 @@ class ShopifyAdminSettings(BaseModel):
         return self
 
 
-class OffersSettings(BaseModel):
+class OffersSettings(Section):
     """Compensation offers. Policies here replace or add to the embedded defaults
     (``delay-compensation``, ``cart-recovery``) by name."""
 
@@ -352,22 +412,17 @@ class OffersSettings(BaseModel):
     shopify: ShopifyAdminSettings = Field(default_factory=ShopifyAdminSettings)
 
 
-class EscalationSettings(BaseModel):
+class EscalationSettings(Section):
     """Handing a case to a person: a signed webhook to the helpdesk and/or an email."""
 
     webhook: OutboundWebhookSettings = Field(default_factory=OutboundWebhookSettings)
     email: bool = True
     email_to: str = Field(default="", description="empty: shop.support_email")
-    incident_window: str = "30d"
+    incident_window: Duration = timedelta(days=30)
     timeline_limit: int = Field(default=50, ge=1)
 
-    @field_validator("incident_window")
-    @classmethod
-    def _window(cls, value: str) -> str:
-        return _check_duration(value)
 
-
-class BaseLinkerSettings(BaseModel):
+class BaseLinkerSettings(Section):
     """Pull orders and parcels from BaseLinker, which sends no webhooks.
 
     The poller reads BaseLinker's event journal (``getJournalList``; BaseLinker support must
@@ -441,10 +496,9 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_file = _toml_file.get()
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if toml_file is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        if settings_cls.model_config.get("toml_file"):
+            sources.append(TomlConfigSettingsSource(settings_cls))
         return tuple(sources)
 
     @property
@@ -452,17 +506,16 @@ class Settings(BaseSettings):
         return self.database.url or f"sqlite:///{self.paths.data_dir / 'notifier.db'}"
 
 
-class _TomlFile:
-    """Which TOML file the next Settings() reads; a context var would be overkill here."""
+def _reading(toml_file: Path | None) -> type[Settings]:
+    """Settings reading ``toml_file`` (a subclass carries the path: no module state)."""
+    if toml_file is None:
+        return Settings
 
-    def __init__(self) -> None:
-        self.path: Path | None = None
+    class FileSettings(Settings):
+        model_config = SettingsConfigDict(toml_file=toml_file)
 
-    def get(self) -> Path | None:
-        return self.path
-
-
-_toml_file = _TomlFile()
+    FileSettings.__name__ = FileSettings.__qualname__ = "Settings"
+    return FileSettings
 
 
 def resolve_config_path(explicit: Path | None = None) -> Path | None:
@@ -482,21 +535,47 @@ def resolve_config_path(explicit: Path | None = None) -> Path | None:
 
 
 def load_settings(config_path: Path | None = None, **overrides: Any) -> Settings:
-    """Build the settings once, failing loudly with the offending key named."""
-    _toml_file.path = resolve_config_path(config_path)
+    """Build the settings once, failing loudly with the source, the key and the reason.
+
+    ``ConfigError("config.toml: delivery.quiet_hours.sms: '25:00-08:00' is not a time
+    window HH:MM-HH:MM")``; a value from the environment names its variable instead.
+    """
+    path = resolve_config_path(config_path)
+    if path is not None:
+        try:
+            tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     try:
-        settings = Settings(**overrides)
+        settings = _reading(path)(**overrides)
     except SettingsError as exc:
-        raise ConfigError(f"invalid configuration: {exc}: {exc.__cause__}") from exc
+        raise ConfigError(f"{path or 'environment'}: invalid configuration: {exc}: "
+                          f"{exc.__cause__}") from exc
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        raise ConfigError(f"invalid configuration: {problems}") from exc
-    finally:
-        _toml_file.path = None
+        problems = "\n  ".join(_problem(err, path) for err in exc.errors())
+        raise ConfigError(f"invalid configuration:\n  {problems}") from exc
     _refuse_placeholders(settings)
     return settings
+
+
+def _problem(err: Any, path: Path | None) -> str:
+    """One validation error as ``<source>: <dotted key>: <reason>``."""
+    loc = [str(p) for p in err["loc"]]
+    key = ".".join(loc)
+    variable = "NOTIFIER_" + "__".join(p.upper() for p in loc)
+    # A whole section may come from one JSON-valued variable (NOTIFIER_DELIVERY__QUIET_HOURS).
+    from_env = next((variable[:i] for i in range(len(variable), 0, -1)
+                     if variable[:i] in os.environ and
+                     (i == len(variable) or variable[i:i + 2] == "__")), None)
+    source = from_env or (str(path) if path is not None else "settings")
+    reason = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        reason = "unknown key (a typo?)"
+    value = err.get("input")
+    secretive = any(word in key for word in ("url", "secret", "password", "token", "key"))
+    shown = f" (got {value!r})" if isinstance(value, str | int | float) and not secretive \
+        and repr(value) not in reason and err["type"] != "extra_forbidden" else ""
+    return f"{source}: {key}: {reason}{shown}"
 
 
 def _refuse_placeholders(settings: Settings) -> None:

@@ -86,3 +86,98 @@ def test_example_config_documents_every_key() -> None:
         return out
 
     assert _keys(Settings()) - flatten(data) == set()
+
+
+# -- validated at start-up: file, key and reason; never a traceback ------------------------
+
+BAD_FILES = [
+    ('[delivery.quiet_hours]\nsms = "25:00-08:00"\n',
+     r"delivery\.quiet_hours\.sms: '25:00-08:00' is not a time window HH:MM-HH:MM"),
+    ('[delivery.quiet_hours]\nfax = "21:00-08:00"\n', r"delivery\.quiet_hours: 'fax'"),
+    ('[delivery.frequency_caps]\nmarketing = "many/24h"\n',
+     r"delivery\.frequency_caps\.marketing: 'many/24h' is not a cap"),
+    ('[delivery.frequency_caps]\nmarketing = "1/0m"\n', r"frequency_caps\.marketing: .*zero"),
+    ('[escalation]\nincident_window = "a month"\n', r"escalation\.incident_window: bad duration"),
+    ('[offers.policies.x]\ntiers = [{percent = 5}]\nlimit = "1/fortnight"\n',
+     r"offers\.policies\.x\.limit"),
+    ("[scheduler]\ndetect_interval_s = -1\n", r"scheduler\.detect_interval_s: .*greater than 0"),
+    ("[scheduler]\ndispatch_interval_s = 0\n", r"scheduler\.dispatch_interval_s"),
+    ("[server]\nprot = 8000\n", r"server\.prot: unknown key"),
+    ('[email.smtp]\npasswrod = "x"\n', r"email\.smtp\.passwrod: unknown key"),
+    ("[server]\nmax_body_bytes = 0\n", r"server\.max_body_bytes"),
+    ('[shop]\ncountry = "XX"\n', r"shop\.country: 'XX' is not a country"),
+    ('[shop]\ntimezone = "Europe/Warszawa"\n', r"shop\.timezone: 'Europe/Warszawa' is not an IANA"),
+    ('[database]\nurl = "mysql://u:hunter2@h/db"\n', r"database\.url: not a supported database"),
+    ("[delivery.rate_limits]\nsms = -1\n", r"delivery\.rate_limits\.sms"),
+    ("[server\nport = 1\n", r"not valid TOML"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), BAD_FILES)
+def test_bad_setting_in_the_file_names_file_key_and_reason(
+        tmp_path: Path, text: str, expected: str) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=expected) as caught:
+        load_settings(config)
+    assert str(config) in str(caught.value)
+    assert "hunter2" not in str(caught.value)  # a URL's password is never echoed
+
+
+@pytest.mark.parametrize(("variable", "value", "expected"), [
+    ("NOTIFIER_DELIVERY__QUIET_HOURS__SMS", "25:00-08:00", r"delivery\.quiet_hours\.sms"),
+    ("NOTIFIER_DELIVERY__FREQUENCY_CAPS", '{"marketing": "1/2w"}',
+     r"delivery\.frequency_caps\.marketing"),
+    ("NOTIFIER_ESCALATION__INCIDENT_WINDOW", "30 days", r"escalation\.incident_window"),
+])
+def test_bad_setting_in_the_environment_names_the_variable(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str,
+        expected: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError, match=expected) as caught:
+        load_settings()
+    assert variable in str(caught.value)
+
+
+def test_settings_reach_the_code_as_values(tmp_path: Path) -> None:
+    from datetime import time, timedelta
+
+    config = tmp_path / "config.toml"
+    config.write_text('[delivery.quiet_hours]\nsms = "22:30-07:15"\n"email.marketing" = ""\n'
+                      '[delivery.frequency_caps]\nmarketing = "2/1d12h"\n'
+                      '[escalation]\nincident_window = "14d"\n', encoding="utf-8")
+    settings = load_settings(config)
+    window = settings.delivery.quiet_window("sms", "marketing")
+    assert window is not None and (window.start, window.end) == (time(22, 30), time(7, 15))
+    assert settings.delivery.quiet_window("email", "marketing") is None
+    cap = settings.delivery.frequency_caps["marketing"]
+    assert cap is not None and (cap.count, cap.window) == (2, timedelta(days=1, hours=12))
+    assert settings.escalation.incident_window == timedelta(days=14)
+
+
+def test_no_module_level_toml_state() -> None:
+    import notifier.cli
+    import notifier.config
+
+    assert not hasattr(notifier.config, "_toml_file")
+    assert not hasattr(notifier.cli, "_state")
+
+
+@pytest.mark.parametrize("command", ["serve", "worker"])
+def test_serve_and_worker_exit_non_zero_naming_the_key(tmp_path: Path, command: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    config = tmp_path / "site.toml"  # not ./config.toml: --config must be what is read
+    config.write_text('[delivery.quiet_hours]\nsms = "25:00-08:00"\n', encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFIER_")}
+    env["NOTIFIER_DELIVERY__FREQUENCY_CAPS__MARKETING"] = "1/sometimes"
+    done = subprocess.run([sys.executable, "-m", "notifier.cli", "--config", str(config),
+                           command], capture_output=True, text=True, env=env, cwd=tmp_path,
+                          timeout=60)
+    assert done.returncode == 2
+    assert "delivery.quiet_hours.sms" in done.stderr
+    assert "NOTIFIER_DELIVERY__FREQUENCY_CAPS__MARKETING" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout

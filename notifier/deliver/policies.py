@@ -11,49 +11,18 @@ import random
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from notifier.detect.durations import parse_duration
+from notifier.config_types import TimeWindow
 from notifier.workdays import is_public_holiday
 
 
-def parse_window(text: str) -> tuple[time, time] | None:
-    """ "21:00-08:00" -> (21:00, 08:00); empty -> None. A window may wrap midnight."""
-    text = text.strip()
-    if not text:
-        return None
-    start, _, end = text.partition("-")
-    try:
-        return time.fromisoformat(start.strip()), time.fromisoformat(end.strip())
-    except ValueError as exc:
-        raise ValueError(f"quiet hours must look like 21:00-08:00, got {text!r}") from exc
-
-
-def parse_cap(text: str) -> tuple[int, timedelta] | None:
-    """ "1/24h" -> (1, 24 hours); empty -> None."""
-    text = text.strip()
-    if not text:
-        return None
-    count, _, window = text.partition("/")
-    try:
-        return int(count), parse_duration(window)
-    except ValueError as exc:
-        raise ValueError(f"frequency cap must look like 1/24h, got {text!r}") from exc
-
-
-def _inside(local: time, window: tuple[time, time]) -> bool:
-    start, end = window
-    if start <= end:
-        return start <= local < end
-    return local >= start or local < end
-
-
-def quiet_until(now: datetime, zone: ZoneInfo, window: tuple[time, time] | None) -> datetime | None:
+def quiet_until(now: datetime, zone: ZoneInfo, window: TimeWindow | None) -> datetime | None:
     """When the quiet window containing ``now`` ends, or None when ``now`` is not quiet."""
     if window is None:
         return None
     local = now.astimezone(zone)
-    if not _inside(local.time(), window):
+    if not window.contains(local.time()):
         return None
-    end = window[1]
+    end = window.end
     candidate = datetime.combine(local.date(), end, tzinfo=zone)
     if candidate <= local:
         candidate = datetime.combine(local.date() + timedelta(days=1), end, tzinfo=zone)

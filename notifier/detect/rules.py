@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from notifier.config_types import Duration, parse_duration
 from notifier.detect.conditions import (
     ENTITY_TYPES,
     EXTRA_NAMES,
@@ -32,7 +33,6 @@ from notifier.detect.conditions import (
     ConditionError,
     compile_condition,
 )
-from notifier.detect.durations import Duration, parse_duration
 from notifier.detect.locations import KeyPath, key_lines, line_of
 from notifier.detect.triggers import TRIGGERS, Entity, Params, Trigger
 from notifier.domain import Channel, CustomerSnapshot, Purpose

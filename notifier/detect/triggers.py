@@ -24,7 +24,7 @@ from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator
 
-from notifier.detect.durations import Duration, parse_duration
+from notifier.config_types import Duration, parse_duration
 from notifier.detect.facts import Facts
 from notifier.detect.statuses import (
     EXCEPTIONS,

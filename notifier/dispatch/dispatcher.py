@@ -31,8 +31,6 @@ from notifier.deliver.policies import (
     backoff,
     cap_until,
     holiday_until,
-    parse_cap,
-    parse_window,
     quiet_until,
 )
 from notifier.detect.evaluate import evaluate, still_active
@@ -88,9 +86,8 @@ class Dispatcher:
         self.shop = ShopView.from_settings(self.settings.shop)
         self.offers = offers
         self.gestures = Gestures(runtime, rules=rules, offers=offers)
-        # Parsed once: a bad cap fails at start-up, and the hot path does no parsing.
-        self.caps = {purpose: cap for purpose, text in self.delivery.frequency_caps.items()
-                     if (cap := parse_cap(text)) is not None}
+        self.caps = {purpose: (cap.count, cap.window)
+                     for purpose, cap in self.delivery.frequency_caps.items() if cap is not None}
         self.handovers: list[tuple[int, EmailMessage]] = []
 
     async def run(self, now: datetime) -> Counter[str]:
@@ -242,14 +239,12 @@ class Dispatcher:
     def _not_before(self, batch: Batch, channel: Channel, rule: Rule, facts: Facts,
                     now: datetime) -> Finish | None:
         zone = self._zone(facts)
-        window = parse_window(self.delivery.quiet_hours.get(
-            f"{channel.value}.{rule.purpose.value}",
-            self.delivery.quiet_hours.get(channel.value, "")))
+        window = self.delivery.quiet_window(channel.value, rule.purpose.value)
         until = quiet_until(now, zone, window)
         if until is not None:
             return Finish("pending", f"quiet hours until {until.isoformat()}", until)
         if rule.purpose is Purpose.MARKETING and self.delivery.holidays_quiet_for_marketing:
-            opening = window[1] if window else time(8)
+            opening = window.end if window else time(8)
             until = holiday_until(now, zone, self.settings.shop.country, opening)
             if until is not None:
                 return Finish("pending", f"public holiday, deferred until {until.isoformat()}",

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from datetime import datetime
 
 from notifier.detect.conditions import ConditionFailed
-from notifier.detect.durations import parse_duration
 from notifier.detect.evaluate import condition_values
 from notifier.detect.facts import Facts
 from notifier.detect.rules import Rule, RuleSet
@@ -97,6 +96,6 @@ class Gestures:
             case = build_escalation(
                 session, notification=n, reason=reason, now=now,
                 timeline_limit=escalation_settings.timeline_limit,
-                incident_window=parse_duration(escalation_settings.incident_window))
+                incident_window=escalation_settings.incident_window)
             handover = enqueue_escalation(session, case, self.settings, now)
         return handover.email

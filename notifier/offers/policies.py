@@ -20,7 +20,7 @@ from typing import Literal
 
 from notifier.compose.context import OfferKind
 from notifier.config import OfferPolicySettings, OffersSettings, OfferTierSettings
-from notifier.detect.durations import parse_duration
+from notifier.config_types import Cap
 
 OnExhausted = Literal["send_without", "escalate"]
 CodeSource = Literal["generate", "pool"]
@@ -105,28 +105,13 @@ class Tier:
 
 
 @dataclass(frozen=True)
-class Limit:
-    """At most ``count`` offers per customer per ``window`` within a limit group."""
-
-    count: int
-    window: timedelta
-
-    @classmethod
-    def parse(cls, text: str) -> Limit | None:
-        if not text.strip():
-            return None
-        count, _, window = text.partition("/")
-        return cls(int(count), parse_duration(window.strip()))
-
-
-@dataclass(frozen=True)
 class OfferPolicy:
     """A validated policy, as the reservation service uses it."""
 
     name: str
     tiers: tuple[Tier, ...]
     valid_for: timedelta
-    limit: Limit | None
+    limit: Cap | None
     limit_group: str
     monthly_budget: Decimal | None
     free_shipping_cost: Decimal
@@ -140,7 +125,7 @@ class OfferPolicy:
     def from_settings(cls, name: str, s: OfferPolicySettings) -> OfferPolicy:
         return cls(
             name=name, tiers=tuple(Tier.from_settings(t) for t in s.tiers),
-            valid_for=parse_duration(s.valid_for), limit=Limit.parse(s.limit),
+            valid_for=s.valid_for, limit=s.limit,
             limit_group=s.limit_group or name, monthly_budget=s.monthly_budget,
             free_shipping_cost=s.free_shipping_cost, on_exhausted=s.on_exhausted,
             codes=s.codes, code_prefix=s.code_prefix,

@@ -32,7 +32,7 @@ from sqlmodel import Session, select
 
 from notifier.compose.context import OfferKind, OfferView
 from notifier.config import Settings
-from notifier.detect.durations import format_duration
+from notifier.config_types import format_duration
 from notifier.offers import guards, pool, sync
 from notifier.offers.alerts import OfferMetrics, pool_alert
 from notifier.offers.codes import generate_code

@@ -84,7 +84,7 @@ def test_config_replaces_a_default_by_name_and_keeps_the_others() -> None:
     ({"tiers": [{"kind": "percent"}]}, "needs percent"),
     ({"tiers": [{"kind": "amount"}]}, "needs amount"),
     ({"tiers": [{"percent": 120}]}, "less than or equal to 100"),
-    ({"tiers": [{"percent": 5}], "limit": "once"}, "1/30d"),
+    ({"tiers": [{"percent": 5}], "limit": "once"}, "not a cap"),
     ({"tiers": [{"percent": 5}], "valid_for": "a month"}, "bad duration"),
     ({"tiers": [{"percent": 5}], "code_prefix": "sorry!"}, "pattern"),
     ({"tiers": [{"percent": 5}, {"percent": 10}], "codes": "pool"}, "same discount"),

@@ -1,0 +1,137 @@
+"""Values operators write as text, parsed once into types: durations, time windows, caps.
+
+They live below every stage (next to :mod:`notifier.config`) so that settings, rules and
+policies share one parser and no stage imports another to read a string. Each type is a
+pydantic field type: a bad value fails validation with the reason, and the code only
+ever sees the parsed value.
+
+    parse_duration("1d12h")          # timedelta(days=1, hours=12)
+    TimeWindow.parse("21:00-08:00")  # TimeWindow(start=21:00, end=08:00), wraps midnight
+    Cap.parse("1/24h")               # Cap(count=1, window=timedelta(hours=24))
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import time, timedelta
+from typing import Annotated
+
+from pydantic import BeforeValidator, PlainSerializer
+
+_DURATION = re.compile(r"(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?")
+_EXAMPLES = "use e.g. 90m, 2h, 3d, 1d12h"
+_CLOCK = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
+
+
+def parse_duration(text: object) -> timedelta:
+    """Parse ``"1d12h"`` into a timedelta; raise ``ValueError`` naming the bad value.
+
+    Only days, hours and minutes, largest first, each at most once (``"0h"`` is zero):
+    rules act on a tick of seconds to minutes, so seconds would promise a precision the
+    engine does not have, and months or years have no fixed length.
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"a duration is a quoted string, not {text!r}; {_EXAMPLES}")
+    match = _DURATION.fullmatch(text.strip().lower())
+    if not text.strip() or match is None:
+        raise ValueError(f"bad duration {text!r}; {_EXAMPLES}")
+    parts = {unit: int(value) for unit, value in match.groupdict().items() if value}
+    return timedelta(days=parts.get("d", 0), hours=parts.get("h", 0), minutes=parts.get("m", 0))
+
+
+def format_duration(value: timedelta) -> str:
+    """The inverse of :func:`parse_duration` (``timedelta(hours=36)`` -> ``"1d12h"``)."""
+    if value < timedelta(0):
+        return "-" + format_duration(-value)
+    minutes = int(value.total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    text = "".join(f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m")) if n)
+    return text or "0m"
+
+
+def _duration(value: object) -> timedelta:
+    # Files give strings; code building settings directly may pass a timedelta.
+    return value if isinstance(value, timedelta) else parse_duration(value)
+
+
+#: A pydantic field type for durations written as strings (``"30d"``).
+Duration = Annotated[timedelta, BeforeValidator(_duration),
+                     PlainSerializer(format_duration, return_type=str, when_used="json")]
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """A daily window of local clock time, ``start`` inclusive, ``end`` exclusive; it
+    wraps midnight when ``end`` is not after ``start`` (``21:00-08:00``)."""
+
+    start: time
+    end: time
+
+    @classmethod
+    def parse(cls, text: str) -> TimeWindow:
+        start, sep, end = text.strip().partition("-")
+        a, b = _CLOCK.fullmatch(start.strip()), _CLOCK.fullmatch(end.strip())
+        if not sep or a is None or b is None:
+            raise ValueError(f"{text!r} is not a time window HH:MM-HH:MM (e.g. 21:00-08:00)")
+        return cls(time(int(a[1]), int(a[2])), time(int(b[1]), int(b[2])))
+
+    def contains(self, local: time) -> bool:
+        if self.start <= self.end:
+            return self.start <= local < self.end
+        return local >= self.start or local < self.end
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+
+
+def _window(value: object) -> TimeWindow | None:
+    if value is None or isinstance(value, TimeWindow):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"a time window is a quoted string HH:MM-HH:MM, not {value!r}")
+    return TimeWindow.parse(value) if value.strip() else None
+
+
+#: ``"21:00-08:00"`` -> :class:`TimeWindow`; an empty string means "no window".
+Window = Annotated[TimeWindow | None, BeforeValidator(_window),
+                   PlainSerializer(lambda w: str(w) if w else "", return_type=str)]
+
+
+@dataclass(frozen=True)
+class Cap:
+    """At most ``count`` events per ``window`` (``"1/24h"``); shown as it was written."""
+
+    count: int
+    window: timedelta
+    text: str = field(default="", compare=False)
+
+    @classmethod
+    def parse(cls, text: str) -> Cap:
+        count, sep, window = text.strip().partition("/")
+        if not sep or not count.strip().isdigit() or int(count) < 1:
+            raise ValueError(f"{text!r} is not a cap N/duration (e.g. 1/24h)")
+        try:
+            span = parse_duration(window.strip())
+        except ValueError as exc:
+            raise ValueError(f"{text!r} is not a cap N/duration (e.g. 1/24h): {exc}") from exc
+        if span <= timedelta(0):
+            raise ValueError(f"{text!r}: the window of a cap must be longer than zero")
+        return cls(int(count), span, text.strip())
+
+    def __str__(self) -> str:
+        return self.text or f"{self.count}/{format_duration(self.window)}"
+
+
+def _cap(value: object) -> Cap | None:
+    if value is None or isinstance(value, Cap):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"a cap is a quoted string N/duration (e.g. 1/24h), not {value!r}")
+    return Cap.parse(value) if value.strip() else None
+
+
+#: ``"1/24h"`` -> :class:`Cap`; an empty string means "no cap".
+CapText = Annotated[Cap | None, BeforeValidator(_cap),
+                    PlainSerializer(lambda c: str(c) if c else "", return_type=str)]
