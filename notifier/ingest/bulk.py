@@ -2,24 +2,25 @@
 
 Lines are validated one by one and applied in batches (one transaction per batch: a
 commit per record would cap a backfill near 800 records/s). A bad line is reported with
-its number and reason and never stops the rest.
+its number and reason and never stops the rest: one the database refuses at apply time
+rolls its batch back, and the batch is then applied line by line so only that line is lost.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from pydantic import BaseModel
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from notifier.config import Settings
 from notifier.errors import PayloadError
 from notifier.ingest.apply import Applier
-from notifier.ingest.payloads import validate
+from notifier.ingest.payloads import decode_text, validate
 from notifier.ingest.records import CartIn, CustomerIn, OrderIn, ShipmentIn
 from notifier.store.db import transaction
 
@@ -39,10 +40,7 @@ class ImportSummary:
 
 
 def parse_line(line: str, *, region: str) -> BaseModel:
-    try:
-        data = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise PayloadError(f"malformed JSON: {exc.msg} at column {exc.colno}") from exc
+    data = decode_text(line)
     if not isinstance(data, dict):
         raise PayloadError("each line must be a JSON object", field="body")
     kind = data.pop("type", None)
@@ -64,19 +62,27 @@ def import_lines(
     progress: Callable[[int], None] = lambda _n: None,
 ) -> ImportSummary:
     summary = ImportSummary()
-    batch: list[BaseModel] = []
+    batch: list[tuple[int, BaseModel]] = []
+
+    def apply(lines: list[tuple[int, BaseModel]]) -> None:
+        with transaction(factory) as session:
+            applier = Applier(session, settings, source=source, now=now)
+            outcomes = [applier.apply(record).outcome  # type: ignore[arg-type]
+                        for _number, record in lines]
+        summary.stale += outcomes.count("stale")
+        summary.accepted += len(outcomes) - outcomes.count("stale")
 
     def flush() -> None:
         if not batch:
             return
-        with transaction(factory) as session:
-            applier = Applier(session, settings, source=source, now=now)
-            for record in batch:
-                outcome = applier.apply(record).outcome  # type: ignore[arg-type]
-                if outcome == "stale":
-                    summary.stale += 1
-                else:
-                    summary.accepted += 1
+        try:
+            apply(batch)
+        except DataError:
+            for one in batch:
+                try:
+                    apply([one])
+                except DataError as exc:
+                    summary.rejected.append((one[0], f"the database refused a value: {exc.orig}"))
         progress(len(batch))
         batch.clear()
 
@@ -84,7 +90,7 @@ def import_lines(
         if not line.strip():
             continue
         try:
-            batch.append(parse_line(line, region=settings.shop.country))
+            batch.append((number, parse_line(line, region=settings.shop.country)))
         except PayloadError as exc:
             summary.rejected.append((number, str(exc)))
             progress(1)
@@ -92,4 +98,5 @@ def import_lines(
         if len(batch) >= batch_size:
             flush()
     flush()
+    summary.rejected.sort()
     return summary

@@ -45,13 +45,27 @@ ShipmentStatus = Literal[
 ChannelName = Literal["email", "sms", "push"]
 PurposeName = Literal["transactional", "marketing"]
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# RFC 5322 dot-atom local part (RFC 6531 lets it be UTF-8) and a host name: no quotes,
+# brackets, angle brackets or commas, so what we store is the one mailbox a relay reads.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u00a0-\uffff-]+"
+_LABEL = r"[A-Za-z0-9\u00a0-\uffff]([A-Za-z0-9\u00a0-\uffff-]*[A-Za-z0-9\u00a0-\uffff])?"
+_EMAIL = re.compile(rf"^{_ATOM}(\.{_ATOM})*@({_LABEL}\.)+[A-Za-z\u00a0-\uffff]{{2,63}}$")
+# Dates outside these years are typing mistakes or probes; promise arithmetic and time
+# zone conversion overflow near year 1 and 9999.
+MIN_YEAR, MAX_YEAR = 1970, 2199
+# Bounds on what a message can render: a longer value is refused at the door (422 naming
+# the field) rather than failing its message later.
+MAX_QUANTITY = 100_000
+MAX_ITEMS = 500
+
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
 def _aware(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("datetime must include a timezone offset, e.g. 2026-11-26T10:00:00Z")
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValueError(f"year must be between {MIN_YEAR} and {MAX_YEAR}")
     return value
 
 
@@ -70,7 +84,11 @@ def _currency(value: str) -> str:
 
 
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
-Email = Annotated[str, AfterValidator(_email)]
+Email = Annotated[str, Field(max_length=254), AfterValidator(_email)]
+Phone = Annotated[str, Field(max_length=64)]
+Code = Annotated[str, Field(max_length=128)]
+Label = Annotated[str, Field(max_length=256)]
+Url = Annotated[str, Field(max_length=2048)]
 Currency = Annotated[str, AfterValidator(_currency)]
 Amount = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=4)]
 
@@ -123,15 +141,15 @@ class ConsentIn(BaseModel):
 class PushSubscriptionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    endpoint: str = ""
-    p256dh: str = ""
-    auth: str = ""
-    fcm_token: str = ""
+    endpoint: Url = ""
+    p256dh: Label = ""
+    auth: Label = ""
+    fcm_token: Annotated[str, Field(max_length=4096)] = ""
 
 
 class CustomerIn(Record):
     email: Email | None = None
-    phone: str | None = None
+    phone: Phone | None = None
     first_name: str | None = Field(default=None, max_length=128)
     last_name: str | None = Field(default=None, max_length=128)
     salutation: Literal["mr", "mrs", "ms"] | None = None
@@ -140,8 +158,8 @@ class CustomerIn(Record):
     timezone: str | None = None
     segment: str | None = Field(default=None, max_length=64)
     preferred_channel: ChannelName | None = None
-    push_subscriptions: list[PushSubscriptionIn] | None = None
-    consents: list[ConsentIn] = Field(default_factory=list)
+    push_subscriptions: list[PushSubscriptionIn] | None = Field(default=None, max_length=20)
+    consents: list[ConsentIn] = Field(default_factory=list, max_length=20)
 
     _phone = field_validator("phone")(_phone_field)
 
@@ -161,30 +179,30 @@ def _zones() -> frozenset[str]:
 class LineItemIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1)
-    quantity: int = Field(default=1, ge=0)
+    name: str = Field(min_length=1, max_length=512)
+    quantity: int = Field(default=1, ge=0, le=MAX_QUANTITY)
     price: Amount = Decimal(0)
-    sku: str = ""
-    url: str = ""
-    image_url: str = ""
+    sku: Code = ""
+    url: Url = ""
+    image_url: Url = ""
 
 
 class OrderIn(Record):
-    number: str | None = None
+    number: str | None = Field(default=None, max_length=64)
     customer: CustomerIn | None = None
     status: OrderStatus = "confirmed"
     payment_status: PaymentStatus = "pending"
-    payment_method: str | None = None
+    payment_method: Label | None = None
     is_test: bool = False
     currency: Currency
     total: Amount
     subtotal: Amount | None = None
     shipping_total: Amount | None = None
-    items: list[LineItemIn] = Field(default_factory=list)
-    discount_codes: list[str] = Field(default_factory=list)
-    shipping_method: str | None = None
-    locale: str | None = None
-    cart_external_id: str | None = None
+    items: list[LineItemIn] = Field(default_factory=list, max_length=MAX_ITEMS)
+    discount_codes: list[Code] = Field(default_factory=list, max_length=50)
+    shipping_method: Label | None = None
+    locale: str | None = Field(default=None, max_length=16)
+    cart_external_id: Code | None = None
     placed_at: AwareDatetime | None = None
     ship_by: AwareDatetime | None = None
     deliver_by: AwareDatetime | None = None
@@ -196,11 +214,11 @@ class OrderIn(Record):
 class TrackingEventIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id: str | None = None
+    id: Code | None = None
     at: AwareDatetime
     status: ShipmentStatus
-    message: str = ""
-    location: str = ""
+    message: Annotated[str, Field(max_length=1024)] = ""
+    location: Label = ""
     eta: AwareDatetime | None = None
 
     @field_validator("id", mode="before")
@@ -210,15 +228,15 @@ class TrackingEventIn(BaseModel):
 
 
 class ShipmentIn(Record):
-    order_external_id: str | None = None
-    carrier: str | None = None
-    tracking_number: str | None = None
-    tracking_url: str | None = None
+    order_external_id: Code | None = None
+    carrier: Label | None = None
+    tracking_number: Code | None = None
+    tracking_url: Url | None = None
     status: ShipmentStatus | None = None
     eta: AwareDatetime | None = None
     shipped_at: AwareDatetime | None = None
     delivered_at: AwareDatetime | None = None
-    events: list[TrackingEventIn] = Field(default_factory=list)
+    events: list[TrackingEventIn] = Field(default_factory=list, max_length=MAX_ITEMS)
 
     @field_validator("order_external_id", mode="before")
     @classmethod
@@ -229,16 +247,16 @@ class ShipmentIn(Record):
 class CartIn(Record):
     customer: CustomerIn | None = None
     email: Email | None = None
-    phone: str | None = None
+    phone: Phone | None = None
     currency: Currency
     value: Amount = Decimal(0)
-    items: list[LineItemIn] = Field(default_factory=list)
-    recovery_url: str | None = None
-    locale: str | None = None
+    items: list[LineItemIn] = Field(default_factory=list, max_length=MAX_ITEMS)
+    recovery_url: Url | None = None
+    locale: str | None = Field(default=None, max_length=16)
     last_activity_at: AwareDatetime | None = None
     completed_at: AwareDatetime | None = None
     deleted_at: AwareDatetime | None = None
-    order_external_id: str | None = None
+    order_external_id: Code | None = None
 
     _phone = field_validator("phone")(_phone_field)
 

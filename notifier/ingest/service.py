@@ -15,13 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 
 from notifier.config import Settings
 from notifier.errors import PayloadError
 from notifier.ingest.apply import Applied, Applier
+from notifier.ingest.payloads import stored_text
 from notifier.ingest.records import AnyRecord
 from notifier.store.db import transaction
 from notifier.store.tables import InboundEvent
@@ -65,6 +66,11 @@ class Ingestor:
         for attempt in (1, 2):
             try:
                 return self._apply(source, topic, dedupe_key, body, records, now)
+            except DataError as exc:
+                # A value the database cannot hold that validation let through: the
+                # sender hears 422 and the raw event is kept, never a 500 and a lost body.
+                refused = PayloadError(f"the database refused a value: {exc.orig}", field="body")
+                return self._reject(source, topic, dedupe_key, body, now, refused)
             except IntegrityError:
                 if dedupe_key and self._seen(dedupe_key):
                     return Receipt("duplicate", 200)
@@ -78,7 +84,7 @@ class Ingestor:
                records: list[AnyRecord], now: datetime) -> Receipt:
         with transaction(self.factory) as session:
             event = InboundEvent(source=source, topic=topic, dedupe_key=dedupe_key,
-                                 payload=_text(body), received_at=now, outcome="applied")
+                                 payload=stored_text(body), received_at=now, outcome="applied")
             session.add(event)
             session.flush()
             applier = Applier(session, self.settings, source=source, now=now)
@@ -97,8 +103,9 @@ class Ingestor:
                 now: datetime, exc: PayloadError) -> Receipt:
         # The rejected payload keeps no dedupe key: a corrected redelivery must get through.
         with transaction(self.factory) as session:
-            event = InboundEvent(source=source, topic=topic, dedupe_key=None, payload=_text(body),
-                                 received_at=now, outcome="rejected", error=str(exc))
+            event = InboundEvent(source=source, topic=topic, dedupe_key=None,
+                                 payload=stored_text(body), received_at=now,
+                                 outcome="rejected", error=str(exc))
             session.add(event)
             session.flush()
             event_id = event.id
@@ -112,7 +119,3 @@ def _summary(results: tuple[Applied, ...]) -> str:
     if all(r.outcome == "stale" for r in results):
         return "stale"
     return "applied"
-
-
-def _text(body: bytes) -> str:
-    return body.decode("utf-8", errors="replace")

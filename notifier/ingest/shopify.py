@@ -45,6 +45,34 @@ SHIPMENT_STATUS = {
 }
 
 
+# Our record fields -> Shopify's, so a refused payload names the field of Shopify's own
+# document (``line_items.0.quantity``, not ``items.0.quantity``); see payloads.translate.
+_CUSTOMER_NAMES = {"external_id": "id", "consents": "email_marketing_consent"}
+_NESTED_CUSTOMER = {f"customer.{k}": f"customer.{v}" for k, v in _CUSTOMER_NAMES.items()}
+_ITEM_NAMES = {"items": "line_items", "items.*.name": "line_items.*.title"}
+ORDER_NAMES = {
+    **_ITEM_NAMES, **_NESTED_CUSTOMER, "external_id": "id", "number": "name",
+    "total": "total_price", "subtotal": "subtotal_price", "shipping_method": "shipping_lines",
+    "locale": "customer_locale", "cart_external_id": "checkout_token",
+    "placed_at": "created_at", "payment_status": "financial_status",
+    "payment_method": "payment_gateway_names", "is_test": "test",
+}
+CHECKOUT_NAMES = {
+    **_ITEM_NAMES, **_NESTED_CUSTOMER, "external_id": "token", "value": "total_price",
+    "recovery_url": "abandoned_checkout_url", "locale": "customer_locale",
+    "last_activity_at": "updated_at", "currency": "presentment_currency",
+}
+FULFILLMENT_NAMES = {
+    "external_id": "id", "order_external_id": "order_id", "carrier": "tracking_company",
+    "shipped_at": "created_at", "status": "shipment_status",
+}
+EVENT_NAMES = {
+    "external_id": "fulfillment_id", "order_external_id": "order_id", "events.*.id": "id",
+    "events.*.at": "happened_at", "events.*.status": "status", "events.*.message": "message",
+    "events.*.location": "city", "events.*.eta": "estimated_delivery_at", "events": "body",
+}
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -212,8 +240,9 @@ class ShopifyAdapter:
 
     # -- mappings ----------------------------------------------------------------------
 
-    def _record(self, model: type, data: dict[str, Any], prefix: str = "") -> Any:
-        return validate(model, data, context=self.context, prefix=prefix)
+    def _record(self, model: type, data: dict[str, Any],
+                names: dict[str, str] | None = None) -> Any:
+        return validate(model, data, context=self.context, names=names or _CUSTOMER_NAMES)
 
     def _customer_data(self, customer: Customer) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -275,7 +304,7 @@ class ShopifyAdapter:
             "placed_at": order.created_at,
             "cancelled_at": order.cancelled_at,
             "updated_at": order.updated_at or order.created_at,
-        })
+        }, ORDER_NAMES)
         return [record]
 
     def _fulfillment(self, fulfillment: Fulfillment) -> ShipmentIn:
@@ -294,7 +323,7 @@ class ShopifyAdapter:
             data["status"] = SHIPMENT_STATUS.get(fulfillment.shipment_status, "in_transit")
         if fulfillment.status in {"cancelled", "error", "failure"}:
             data["status"] = "exception"
-        return self._record(ShipmentIn, data)
+        return self._record(ShipmentIn, data, FULFILLMENT_NAMES)
 
     def _fulfillment_event(self, event: FulfillmentEvent) -> ShipmentIn:
         at = event.happened_at or event.created_at
@@ -309,7 +338,7 @@ class ShopifyAdapter:
                 "location": event.city or "",
                 "eta": event.estimated_delivery_at,
             }],
-        })
+        }, EVENT_NAMES)
 
     def _checkout(self, checkout: Checkout) -> list[AnyRecord]:
         customer = self._customer_data(checkout.customer) if checkout.customer else None
@@ -328,7 +357,7 @@ class ShopifyAdapter:
             "last_activity_at": checkout.updated_at or checkout.created_at,
             "completed_at": checkout.completed_at,
             "updated_at": checkout.updated_at,
-        })]
+        }, CHECKOUT_NAMES)]
 
 
 def _item(item: LineItem) -> dict[str, Any]:
