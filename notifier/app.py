@@ -16,6 +16,7 @@ from notifier import __version__
 from notifier.ingest.routes import api_schemas, build_router
 from notifier.runtime import Runtime
 from notifier.scheduler import create_scheduler
+from notifier.track.redirect import build_redirect_router
 from notifier.track.routes import build_track_router
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ def create_app(runtime: Runtime, *, engine: Engine | None = None) -> FastAPI:
     app.state.runtime = runtime
     app.include_router(build_router(runtime))
     app.include_router(build_track_router(runtime, engine=engine))
+    app.include_router(build_redirect_router(runtime))
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> JSONResponse:

@@ -178,6 +178,7 @@ class EmailSettings(Section):
     transport: Literal["outbox", "smtp"] = "outbox"
     from_: str = Field(default="Sklep <sklep@example.com>", alias="from")
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    bounces: BounceMailboxSettings = Field(default_factory=lambda: BounceMailboxSettings())
 
 
 class TwilioSettings(Section):
@@ -459,6 +460,114 @@ class BaseLinkerSettings(Section):
         return self
 
 
+# --- track stage (#13): receipts, clicks, attribution, surveys, contacts ------------------
+
+
+class BounceMailboxSettings(BaseModel):
+    """``[email.bounces]``: a mailbox receiving the DSNs of mail relayed through the shop's
+    own SMTP server, read over IMAP on a schedule. With ``verp_domain`` set, messages go
+    out with a per-message return path ``<verp_local>+<token>@<verp_domain>``."""
+
+    enabled: bool = False
+    host: str = "localhost"
+    port: int = Field(default=993, ge=1, le=65535)
+    ssl: bool = True
+    starttls: bool = False
+    username: str = ""
+    password: SecretStr = SecretStr("")
+    mailbox: str = "INBOX"
+    interval_s: float = Field(default=300.0, gt=0)
+    delete_processed: bool = Field(default=False, description="else marked \\Seen and kept")
+    verp_local: str = "bounces"
+    verp_domain: str = Field(default="", description="empty: no VERP return path")
+
+    @model_validator(mode="after")
+    def _login_when_enabled(self) -> BounceMailboxSettings:
+        if self.enabled and not (self.username and self.password.get_secret_value()):
+            raise ValueError("enabled needs username and password")
+        return self
+
+
+class SesSettings(BaseModel):
+    """Amazon SES events through an SNS HTTP(S) subscription (``POST /webhooks/ses``)."""
+
+    enabled: bool = False
+    topic_arns: list[str] = Field(default_factory=list, description="empty: any topic")
+    cert_url_pattern: str = Field(
+        default=r"^https://sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/",
+        description="regex the SigningCertURL and SubscribeURL must match")
+    confirm_subscriptions: bool = True
+
+
+class MailgunSettings(BaseModel):
+    """Mailgun webhooks (``POST /webhooks/mailgun``), signed with the HTTP signing key."""
+
+    signing_key: SecretStr = SecretStr("")
+    max_age_s: float = Field(default=300.0, gt=0, description="older timestamps refused")
+
+
+class SendGridSettings(BaseModel):
+    """SendGrid Event Webhook (``POST /webhooks/sendgrid``) with signature verification."""
+
+    verification_key: str = Field(default="", description="the public key SendGrid shows")
+    max_age_s: float = Field(default=300.0, gt=0)
+
+
+class PostmarkSettings(BaseModel):
+    """Postmark webhooks (``POST /webhooks/postmark``) behind basic auth on the URL."""
+
+    username: str = ""
+    password: SecretStr = SecretStr("")
+
+
+class ContactSourceSettings(BaseModel):
+    """How one helpdesk's outgoing JSON maps onto a contact: dotted paths into its body.
+
+    ``topics`` maps the helpdesk's own tags/categories onto ours; unmapped ones are
+    ``other``."""
+
+    id: str = "id"
+    customer_email: str = "customer.email"
+    customer_phone: str = ""
+    customer_id: str = ""
+    order: str = "order"
+    channel: str = "channel"
+    topic: str = "topic"
+    at: str = "created_at"
+    topics: dict[str, Literal["where_is_my_order", "delay_complaint", "damaged", "return",
+                              "other"]] = Field(default_factory=dict)
+
+
+class SurveySettings(BaseModel):
+    """One-click satisfaction questions; a low answer is handed to a person once."""
+
+    low_csat: int = Field(default=2, ge=1, le=5, description="CSAT at or below escalates")
+    low_nps: int = Field(default=6, ge=0, le=10, description="NPS at or below escalates")
+
+
+class TrackSettings(BaseModel):
+    """``[track]``: what happens after a send."""
+
+    click_tracking: bool = True
+    open_pixel: bool = True
+    scanner_grace_s: float = Field(default=10.0, ge=0,
+                                   description="clicks this soon after sending are scanners")
+    scanner_burst_s: float = Field(default=5.0, ge=0,
+                                   description="every link clicked within this is a scanner")
+    attribution_hours: dict[Literal["email", "sms", "push"], float] = Field(
+        default_factory=lambda: {"email": 120.0, "push": 120.0, "sms": 24.0},
+        description="last-touch window after sending (or the held-out due time)")
+    interval_s: float = Field(default=60.0, gt=0, description="attribution job interval")
+    ses: SesSettings = Field(default_factory=SesSettings)
+    mailgun: MailgunSettings = Field(default_factory=MailgunSettings)
+    sendgrid: SendGridSettings = Field(default_factory=SendGridSettings)
+    postmark: PostmarkSettings = Field(default_factory=PostmarkSettings)
+    survey: SurveySettings = Field(default_factory=SurveySettings)
+    contacts: dict[str, ContactSourceSettings] = Field(
+        default_factory=dict,
+        description="per helpdesk: the JSON mapping of POST /v1/contacts?source=<name>")
+
+
 class Settings(BaseSettings):
     """All of notifier's configuration; every section mirrors a ``[section]`` of the TOML."""
 
@@ -486,6 +595,7 @@ class Settings(BaseSettings):
     offers: OffersSettings = Field(default_factory=OffersSettings)
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
     baselinker: BaseLinkerSettings = Field(default_factory=BaseLinkerSettings)
+    track: TrackSettings = Field(default_factory=TrackSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -86,6 +86,10 @@ class Links:
     unsubscribe: str | None = None
     preferences: str | None = None
     tracking: str | None = None
+    #: One-click answers of the step's question, ``((score, url), ...)`` low to high;
+    #: ``survey_kind`` is ``csat`` (1-5) or ``nps`` (0-10), empty when nothing is asked.
+    survey: tuple[tuple[int, str], ...] = ()
+    survey_kind: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

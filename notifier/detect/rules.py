@@ -41,6 +41,7 @@ from notifier.errors import RuleError
 TemplateExists = Callable[[str], bool]
 Mode = Literal["live", "dry-run"]
 OnCap = Literal["defer", "drop"]
+Survey = Literal["csat", "nps"]
 
 #: The fallback order behind ``channels = "preferred"``, after the customer's own choice.
 PREFERRED_FALLBACK = (Channel.EMAIL, Channel.SMS, Channel.PUSH)
@@ -59,6 +60,7 @@ class Step:
     escalate: bool = False
     transliterate: bool = False
     escalate_when: Condition | None = None
+    survey: Survey | None = None  # one question asked with this message (#13)
 
     def escalates(self, values: Mapping[str, Any]) -> bool:
         """Whether this step hands the case to a person as well (``escalate = true`` or
@@ -87,6 +89,7 @@ class Rule:
     on_cap: OnCap = "defer"
     max_delay: timedelta = timedelta(days=1)
     path: Path | None = None
+    track_clicks: bool = True
 
     @property
     def entity(self) -> Entity:
@@ -140,6 +143,7 @@ class _StepModel(BaseModel):
     offer: str = ""
     escalate: bool | str = False
     transliterate: bool = False
+    survey: Survey | None = None
 
 
 class _RuleModel(BaseModel):
@@ -158,6 +162,7 @@ class _RuleModel(BaseModel):
     max_delay: Duration = timedelta(days=1)
     params: dict[str, Any] = Field(default_factory=dict)  # validated per trigger
     steps: list[_StepModel] = Field(min_length=1)
+    track_clicks: bool = True
 
     @field_validator("name")
     @classmethod
@@ -300,7 +305,7 @@ def _parse(
         prefer_customer_channel=model.channels == "preferred",
         steps=tuple(
             Step(i, s.delay, s.template, s.offer or None, s.escalate is True, s.transliterate,
-                 escalations.get(i))
+                 escalations.get(i), s.survey)
             for i, s in enumerate(model.steps)
         ),
         condition=condition,
@@ -311,6 +316,7 @@ def _parse(
         on_cap=model.on_cap,
         max_delay=model.max_delay,
         path=path,
+        track_clicks=model.track_clicks,
     ), []
 
 

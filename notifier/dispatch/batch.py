@@ -32,6 +32,8 @@ class Send:
     recipient: str
     attempt_number: int = 1
     note: str | None = None  # e.g. why the message goes without its offer
+    links: tuple[str, ...] = ()  # destinations behind /r/{token}, stored before the send
+    survey: str | None = None  # the question this message asks (csat, nps)
 
 
 def address_of(channel: Channel, ctx: RenderContext) -> str:

@@ -39,13 +39,16 @@ from notifier.detect.rules import Rule, RuleSet
 from notifier.dispatch.batch import Batch, Finish, Send, address_of
 from notifier.dispatch.gestures import Gestures
 from notifier.dispatch.ratelimit import RateLimiter
-from notifier.domain import Channel, EmailMessage, Outgoing, Purpose
+from notifier.domain import Channel, EmailMessage, Message, Outgoing, Purpose
 from notifier.errors import DeliveryError, TemplateError
 from notifier.offers import OfferService
 from notifier.runtime import Runtime
 from notifier.store import outbox
 from notifier.store.db import transaction
 from notifier.store.tables import Notification
+from notifier.track.clicks import store_links
+from notifier.track.links import Tracked, link_token, open_token, rewrite
+from notifier.track.surveys import survey_links
 from notifier.track.tokens import sign
 
 log = logging.getLogger(__name__)
@@ -181,7 +184,7 @@ class Dispatcher:
             why = verdict.reason or "the step is no longer due"
             return Finish("skipped", f"reason gone before sending: {why}")
 
-        ctx = self._context(rule, facts, now)
+        ctx = self._context(rule, facts, now, n)
         consents = batch.consents.get(facts.customer.id, {}) if facts.customer else {}
         failed = batch.failed.get(n.id or 0, set())
         reasons = [f"{c}: failed permanently before" for c in n.channels if c in failed]
@@ -212,8 +215,13 @@ class Dispatcher:
                 return Finish("failed", f"template error, step disabled: {exc}")
             if facts.customer is not None:  # counts towards the cap for the rest of the batch
                 batch.sent.setdefault((facts.customer.id, rule.purpose.value), []).append(now)
-            return Send(channel, Outgoing(f"{n.key}:{name}", message), address,
-                        note=note.reason if note.offer is None and note.reason else None)
+            tracked = self._track(n, rule, message)
+            # A fallback says why the earlier channels were passed over (a hard bounce...).
+            why = "; ".join([*reasons, *([note.reason] if note.offer is None and note.reason
+                                         else [])])
+            return Send(channel, Outgoing(f"{n.key}:{name}", tracked.message), address,
+                        note=why or None, links=tracked.urls,
+                        survey=rule.steps[n.step].survey)
         return Finish("skipped", "; ".join(reasons) or "no channel configured for this rule")
 
     def _reachable(self, batch: Batch, channel: Channel, purpose: Purpose,
@@ -269,14 +277,19 @@ class Dispatcher:
         except ZoneInfoNotFoundError:
             return ZoneInfo(self.settings.shop.timezone)
 
-    def _context(self, rule: Rule, facts: Facts, now: datetime) -> RenderContext:
+    def _context(self, rule: Rule, facts: Facts, now: datetime,
+                 n: Notification | None = None) -> RenderContext:
         base = self.settings.server.public_url.rstrip("/")
         links = Links(tracking=facts.shipment.tracking_url if facts.shipment else None)
+        secret = self.settings.server.secret_key.get_secret_value()
         if facts.customer is not None:
-            secret = self.settings.server.secret_key.get_secret_value()
             token = sign({"c": facts.customer.id, "p": rule.purpose.value}, secret)
             links = Links(unsubscribe=f"{base}/u/{token}", preferences=f"{base}/u/{token}",
                           tracking=links.tracking)
+        kind = rule.steps[n.step].survey if n is not None else None
+        if kind is not None and n is not None and n.id is not None:
+            links = replace(links, survey=survey_links(base, n.id, kind, secret),
+                            survey_kind=kind)
         return RenderContext(customer=facts.customer, order=facts.order,
                              shipment=facts.shipment, cart=facts.cart, offer=None,
                              shop=self.shop, links=links, now=now, purpose=rule.purpose)
@@ -302,8 +315,24 @@ class Dispatcher:
                                 result.provider_id, now, took)
         return "sent"
 
+    def _track(self, n: Notification, rule: Rule, message: Message) -> Tracked:
+        """The message with its links through ``/r/{token}`` (unless the rule or
+        ``[track] click_tracking`` says no) and, in HTML email, the open pixel."""
+        track = self.settings.track
+        if not (track.click_tracking and rule.track_clicks) or n.id is None:
+            return Tracked(message, ())
+        base = self.settings.server.public_url.rstrip("/")
+        secret = self.settings.server.secret_key.get_secret_value()
+        nid = n.id
+        pixel = f"{base}/o/{open_token(nid, secret)}.gif" if track.open_pixel else None
+        return rewrite(message, url_for=lambda i: f"{base}/r/{link_token(nid, i, secret)}",
+                       keep=(f"{base}/u/", f"{base}/s/"), pixel=pixel)
+
     def _begin(self, notification_id: int, plan: Send, now: datetime) -> int:
         with transaction(self.runtime.sessions) as session:
+            store_links(session, notification_id=notification_id, urls=plan.links)
+            if plan.survey:
+                outbox.set_survey(session, notification_id=notification_id, kind=plan.survey)
             return outbox.begin_attempt(session, notification_id=notification_id,
                                         number=plan.attempt_number, channel=plan.channel.value,
                                         now=now)

@@ -154,3 +154,9 @@ def suppress(session: Session, *, channel: str, address: str, reason: str, now: 
     if existing is None:
         session.add(Suppression(channel=channel, address=address, purpose=purpose,
                                 reason=reason, at=now))
+
+
+def set_survey(session: Session, *, notification_id: int, kind: str) -> None:
+    """Record which question a message asks (its answers land in ``survey_answers``)."""
+    session.execute(sa.update(_NOTIFICATIONS).where(_NOTIFICATIONS.c.id == notification_id)
+                    .values(survey=kind))
