@@ -463,7 +463,7 @@ class BaseLinkerSettings(Section):
 # --- track stage (#13): receipts, clicks, attribution, surveys, contacts ------------------
 
 
-class BounceMailboxSettings(BaseModel):
+class BounceMailboxSettings(Section):
     """``[email.bounces]``: a mailbox receiving the DSNs of mail relayed through the shop's
     own SMTP server, read over IMAP on a schedule. With ``verp_domain`` set, messages go
     out with a per-message return path ``<verp_local>+<token>@<verp_domain>``."""
@@ -488,7 +488,7 @@ class BounceMailboxSettings(BaseModel):
         return self
 
 
-class SesSettings(BaseModel):
+class SesSettings(Section):
     """Amazon SES events through an SNS HTTP(S) subscription (``POST /webhooks/ses``)."""
 
     enabled: bool = False
@@ -499,28 +499,28 @@ class SesSettings(BaseModel):
     confirm_subscriptions: bool = True
 
 
-class MailgunSettings(BaseModel):
+class MailgunSettings(Section):
     """Mailgun webhooks (``POST /webhooks/mailgun``), signed with the HTTP signing key."""
 
     signing_key: SecretStr = SecretStr("")
     max_age_s: float = Field(default=300.0, gt=0, description="older timestamps refused")
 
 
-class SendGridSettings(BaseModel):
+class SendGridSettings(Section):
     """SendGrid Event Webhook (``POST /webhooks/sendgrid``) with signature verification."""
 
     verification_key: str = Field(default="", description="the public key SendGrid shows")
     max_age_s: float = Field(default=300.0, gt=0)
 
 
-class PostmarkSettings(BaseModel):
+class PostmarkSettings(Section):
     """Postmark webhooks (``POST /webhooks/postmark``) behind basic auth on the URL."""
 
     username: str = ""
     password: SecretStr = SecretStr("")
 
 
-class ContactSourceSettings(BaseModel):
+class ContactSourceSettings(Section):
     """How one helpdesk's outgoing JSON maps onto a contact: dotted paths into its body.
 
     ``topics`` maps the helpdesk's own tags/categories onto ours; unmapped ones are
@@ -538,14 +538,14 @@ class ContactSourceSettings(BaseModel):
                               "other"]] = Field(default_factory=dict)
 
 
-class SurveySettings(BaseModel):
+class SurveySettings(Section):
     """One-click satisfaction questions; a low answer is handed to a person once."""
 
     low_csat: int = Field(default=2, ge=1, le=5, description="CSAT at or below escalates")
     low_nps: int = Field(default=6, ge=0, le=10, description="NPS at or below escalates")
 
 
-class TrackSettings(BaseModel):
+class TrackSettings(Section):
     """``[track]``: what happens after a send."""
 
     click_tracking: bool = True
