@@ -61,6 +61,16 @@ Duration = Annotated[timedelta, BeforeValidator(_duration),
                      PlainSerializer(format_duration, return_type=str, when_used="json")]
 
 
+def _optional_duration(value: object) -> timedelta | None:
+    if value is None or (isinstance(value, str) and value.strip().lower() == "none"):
+        return None
+    return _duration(value)
+
+
+#: A duration, or ``"none"`` for no limit (a rule's ``max_delay`` and ``lookback``).
+OptionalDuration = Annotated[timedelta | None, BeforeValidator(_optional_duration)]
+
+
 @dataclass(frozen=True)
 class TimeWindow:
     """A daily window of local clock time, ``start`` inclusive, ``end`` exclusive; it

@@ -2,7 +2,7 @@
 
 A rule says *when* (a trigger, its params, an optional ``when`` condition), *what* (steps:
 a delay after the trigger's anchor and a template) and *how* (purpose, channels, mode,
-rollout/holdout, frequency-cap policy, ``max_delay``). The format is documented for
+rollout/holdout, frequency-cap policy, ``max_delay``, ``lookback``). The format is documented for
 operators in ``docs/rules.md``; ``rules/`` holds the shipped defaults.
 
 Loading never stops at the first mistake: :func:`load_rules` collects every problem of
@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from notifier.config_types import Duration, parse_duration
+from notifier.config_types import Duration, OptionalDuration, parse_duration
 from notifier.detect.conditions import (
     ENTITY_TYPES,
     EXTRA_NAMES,
@@ -47,6 +47,9 @@ Survey = Literal["csat", "nps"]
 PREFERRED_FALLBACK = (Channel.EMAIL, Channel.SMS, Channel.PUSH)
 _CHANNELS = frozenset(c.value for c in Channel)
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+#: How old (since placement) an order may be for a rule to write about it: a backfill or a
+#: first sync bringing months of history must not set off apologies for last spring.
+LOOKBACK = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,8 @@ class Rule:
     rollout: float = 100
     holdout: float = 0
     on_cap: OnCap = "defer"
-    max_delay: timedelta = timedelta(days=1)
+    max_delay: timedelta | None = timedelta(days=1)
+    lookback: timedelta | None = LOOKBACK
     path: Path | None = None
     track_clicks: bool = True
 
@@ -159,7 +163,9 @@ class _RuleModel(BaseModel):
     rollout: float = Field(default=100, ge=0, le=100)
     holdout: float = Field(default=0, ge=0, le=100)
     on_cap: OnCap = "defer"
-    max_delay: Duration = timedelta(days=1)
+    # Absent: the trigger's own default (see Trigger.max_delay); "none": no limit.
+    max_delay: OptionalDuration = None
+    lookback: OptionalDuration = LOOKBACK
     params: dict[str, Any] = Field(default_factory=dict)  # validated per trigger
     steps: list[_StepModel] = Field(min_length=1)
     track_clicks: bool = True
@@ -314,7 +320,9 @@ def _parse(
         rollout=model.rollout,
         holdout=model.holdout,
         on_cap=model.on_cap,
-        max_delay=model.max_delay,
+        max_delay=(model.max_delay if "max_delay" in model.model_fields_set
+                   else trigger.max_delay),
+        lookback=model.lookback,
         path=path,
         track_clicks=model.track_clicks,
     ), []

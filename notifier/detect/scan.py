@@ -5,7 +5,8 @@ to look at it again; ingest sets it to "now" whenever a row changes. A tick read
 rows whose time has come, in batches, so it costs in proportion to what is due rather
 than to everything stored. On PostgreSQL a batch is taken ``FOR UPDATE SKIP LOCKED``: any
 number of workers scan at once, each on different rows. The notification's unique key
-(rule, step, entity) makes creating it exactly-once whatever races remain.
+(rule, step, entity, episode) makes creating it exactly-once whatever races remain, and
+lets a new occurrence of the situation start its sequence again.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,6 +23,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, select
 
+from notifier.detect.episodes import legacy_key, notification_key
 from notifier.detect.evaluate import Evaluation, evaluate
 from notifier.detect.facts import Facts
 from notifier.detect.rules import Rule, RuleSet
@@ -39,10 +41,6 @@ class ScanResult:
 
     rows: int = 0
     created: Counter[str] = field(default_factory=Counter)
-
-
-def notification_key(rule: str, step: int, kind: str, entity_id: int) -> str:
-    return f"{rule}:{step}:{kind}:{entity_id}"
 
 
 def scan(
@@ -111,8 +109,9 @@ def _claims(
     rule: Rule, verdict: Evaluation, facts: Facts, kind: str, entity_id: int, now: datetime
 ) -> list[dict[str, Any]]:
     """The notification rows this verdict asks for (the database drops the known ones)."""
-    if not verdict.active:
+    if not verdict.active or verdict.episode is None:
         return []
+    episode = verdict.episode
     base = {
         "rule": rule.name,
         "entity_kind": kind,
@@ -128,7 +127,9 @@ def _claims(
     def row(step: int, status: str, reason: str | None) -> dict[str, Any]:
         return {
             **base, "step": step, "template": rule.steps[step].template, "status": status,
-            "reason": reason, "key": notification_key(rule.name, step, kind, entity_id),
+            "reason": reason, "key": notification_key(rule.name, step, kind, entity_id, episode),
+            # Not a column: lets _insert recognise a row written before keys had episodes.
+            "_legacy": (legacy_key(rule.name, step, kind, entity_id), episode),
         }
 
     out = [row(step, "skipped", f"superseded by step {verdict.due} "
@@ -137,6 +138,7 @@ def _claims(
     out += [row(step, "skipped", f"stale: due at {verdict.schedule[step].isoformat()}, "
                                  "older than max_delay")
             for step in verdict.stale]
+    out += [row(step, "skipped", verdict.old_reason) for step in verdict.too_old]
     if verdict.due is not None:
         out.append(row(verdict.due, *_initial_status(rule, facts)))
     return out
@@ -157,6 +159,7 @@ def _initial_status(rule: Rule, facts: Facts) -> tuple[str, str | None]:
 def _insert(session: Session, claims: list[dict[str, Any]], result: ScanResult) -> None:
     """Insert the claims; the unique key makes rows another tick or worker already
     created a silent no-op, and RETURNING tells which ones were really new."""
+    claims = _without_legacy(session, claims)
     if not claims:
         return
     dialect = session.get_bind().dialect.name
@@ -169,3 +172,24 @@ def _insert(session: Session, claims: list[dict[str, Any]], result: ScanResult) 
     )
     for (status,) in session.execute(stmt).all():
         result.created[status] += 1
+
+
+def _without_legacy(session: Session, claims: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drop claims a row from before episodes already covers.
+
+    Such a row's key is (rule, step, entity) alone. It covers the occurrence it was
+    detected in: a claim whose episode began before that detection is the same occurrence
+    (already notified); one that began after it is a new occurrence.
+    """
+    legacy = {c["_legacy"][0]: c["_legacy"][1] for c in claims}
+    held = session.execute(
+        sa.select(Notification.key, Notification.detected_at)  # type: ignore[call-overload]
+        .where(col(Notification.key).in_(list(legacy)))
+    ).all() if claims else []
+    covered = {key for key, detected in held if legacy[key] <= _aware(detected)}
+    return [{k: v for k, v in c.items() if k != "_legacy"} for c in claims
+            if c["_legacy"][0] not in covered]
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -4,8 +4,14 @@ For every stored case the rules are evaluated as things stood at each step's due
 (:func:`~notifier.detect.history.facts_as_of` rebuilds that moment from timestamps), so a
 cart that was bought before its second reminder counts only for the first. The answer,
 per rule and step: how many messages would have gone out in the window, on which
-channels, with which offers, how many customers the holdout would have kept back, and
-the first recipients. It reads the database and writes nothing.
+channels, with which offers, how many customers the holdout would have kept back, how
+many would be skipped as stale (``max_delay``) or as too old (``lookback``), and the first
+recipients. Each occurrence (episode) of a case counts on its own. It reads the database
+and writes nothing.
+
+With ``first_run`` the rules meet the history at ``start`` for the first time, as after a
+backfill or a first BaseLinker sync: what is already due then is what the first tick
+would send (or skip), so an operator sees the flood — or its absence — before going live.
 """
 
 from __future__ import annotations
@@ -41,6 +47,8 @@ class StepReport:
     held_out: int = 0
     excluded: int = 0
     unreachable: int = 0
+    stale: int = 0
+    too_old: int = 0
     channels: Counter[str] = field(default_factory=Counter)
     recipients: list[str] = field(default_factory=list)
 
@@ -49,6 +57,7 @@ class StepReport:
 class Simulation:
     start: datetime
     end: datetime
+    first_run: bool = False
     steps: dict[tuple[str, int], StepReport] = field(default_factory=dict)
 
     def report(self, rule: Rule, step: int) -> StepReport:
@@ -60,9 +69,9 @@ class Simulation:
 
 
 def simulate(factory: sessionmaker[Session], rules: RuleSet, start: datetime, end: datetime,
-             *, rule_name: str | None = None, show: int = 5, batch_size: int = 1000
-             ) -> Simulation:
-    result = Simulation(start, end)
+             *, rule_name: str | None = None, show: int = 5, batch_size: int = 1000,
+             first_run: bool = False) -> Simulation:
+    result = Simulation(start, end, first_run=first_run)
     chosen = [r for r in rules if rule_name is None or r.name == rule_name]
     for rule in chosen:
         for s in range(len(rule.steps)):
@@ -107,31 +116,52 @@ def _replay(session: Session, rule: Rule, facts: Facts, result: Simulation, show
         schedule = evaluate(rule, facts_as_of(facts, moment), moment).schedule
         candidates.update((step, due) for step, due in enumerate(schedule)
                           if result.start <= due <= result.end)
-    counted: set[int] = set()
+    counted: set[tuple[int, datetime | None]] = set()
+    if result.first_run:
+        first = evaluate(rule, facts_as_of(facts, result.start), result.start)
+        if first.active:
+            for step in first.stale:
+                result.report(rule, step).stale += 1
+            for step in first.too_old:
+                result.report(rule, step).too_old += 1
+            counted.update((step, first.episode)
+                           for step in (*first.stale, *first.too_old, *first.superseded))
+            if first.due is not None:
+                candidates.add((first.due, result.start))
     for step, due_at in sorted(candidates, key=lambda c: c[1]):
-        if step in counted:
-            continue
         then = evaluate(rule, facts_as_of(facts, due_at), due_at)
-        if not then.active or then.due != step:
+        occurrence = (step, then.episode)
+        if not then.active or occurrence in counted:
             continue
-        counted.add(step)
-        report = result.report(rule, step)
-        key = customer_key(facts)
-        group = assign(rule, key) if key else "treated"
-        if group == "excluded":
-            report.excluded += 1
+        if step in then.too_old:
+            counted.add(occurrence)
+            result.report(rule, step).too_old += 1
             continue
-        if group == "holdout":
-            report.held_out += 1
+        if then.due != step:
             continue
-        channel, address = _first_reachable(session, rule, facts)
-        if channel is None:
-            report.unreachable += 1
-            continue
-        report.messages += 1
-        report.channels[channel] += 1
-        if len(report.recipients) < show:
-            report.recipients.append(f"{address} ({channel}, due {due_at.isoformat()})")
+        counted.add(occurrence)
+        _count(session, rule, facts, result.report(rule, step), due_at, show)
+
+
+def _count(session: Session, rule: Rule, facts: Facts, report: StepReport, due_at: datetime,
+           show: int) -> None:
+    """One message the step would send at ``due_at`` (or why it would not)."""
+    key = customer_key(facts)
+    group = assign(rule, key) if key else "treated"
+    if group == "excluded":
+        report.excluded += 1
+        return
+    if group == "holdout":
+        report.held_out += 1
+        return
+    channel, address = _first_reachable(session, rule, facts)
+    if channel is None:
+        report.unreachable += 1
+        return
+    report.messages += 1
+    report.channels[channel] += 1
+    if len(report.recipients) < show:
+        report.recipients.append(f"{address} ({channel}, due {due_at.isoformat()})")
 
 
 def _first_reachable(session: Session, rule: Rule, facts: Facts) -> tuple[str | None, str]:
@@ -159,12 +189,15 @@ def _first_reachable(session: Session, rule: Rule, facts: Facts) -> tuple[str | 
 
 
 def format_simulation(sim: Simulation) -> str:
-    lines = [f"simulation {sim.start.isoformat()} .. {sim.end.isoformat()} (nothing sent)"]
+    first = ", rules first live at the start" if sim.first_run else ""
+    lines = [f"simulation {sim.start.isoformat()} .. {sim.end.isoformat()}{first} "
+             "(nothing sent)"]
     for (rule, step), r in sorted(sim.steps.items()):
         channels = ", ".join(f"{c}={n}" for c, n in sorted(r.channels.items())) or "-"
         lines.append(f"{rule} step {step + 1} [{r.template}]: {r.messages} messages "
                      f"({channels}); offer {r.offer or '-'}; held out {r.held_out}; "
-                     f"outside rollout {r.excluded}; unreachable {r.unreachable}")
+                     f"outside rollout {r.excluded}; unreachable {r.unreachable}; "
+                     f"stale {r.stale}; outside lookback {r.too_old}")
         lines.extend(f"    {who}" for who in r.recipients)
     return "\n".join(lines)
 
@@ -185,6 +218,9 @@ def add_simulate_command(rules_cli: typer.Typer, get_settings: Callable[[], Sett
         end: Annotated[str, typer.Option("--to", help="ISO date or date-time")],
         rule: Annotated[str | None, typer.Option("--rule", help="only this rule")] = None,
         show: Annotated[int, typer.Option(help="recipients listed per step")] = 5,
+        first_run: Annotated[bool, typer.Option(
+            "--first-run", help="the rules go live at --from: count what is already due "
+                                "then, as the first tick would (after a backfill)")] = False,
     ) -> None:
         """Replay stored history over a window: what each rule would have sent."""
         from notifier.pipeline import build_engine
@@ -195,7 +231,8 @@ def add_simulate_command(rules_cli: typer.Typer, get_settings: Callable[[], Sett
         engine = build_engine(runtime, channels={})
         zone = settings.shop.timezone
         sim = simulate(runtime.sessions, engine.rules(), parse_moment(start, zone),
-                       parse_moment(end, zone), rule_name=rule, show=show)
+                       parse_moment(end, zone), rule_name=rule, show=show,
+                       first_run=first_run)
         typer.echo(format_simulation(sim))
         runtime.close()
 

@@ -1,9 +1,13 @@
-"""Triggers: the situations a rule reacts to, each computing its *anchor*.
+"""Triggers: the situations a rule reacts to, each computing its *anchor* and *episode*.
 
 The anchor is the moment the situation is (or, given what we know, will be) reached; a
-rule's step delays count from it. A trigger that does not apply returns no anchor and says
-why, and that is also how a running sequence stops: once the cart is completed, the order
-shipped or cancelled, or the parcel delivered, the trigger no longer applies.
+rule's step delays count from it. The episode names which occurrence of the situation this
+is (:mod:`~notifier.detect.episodes`): it joins the notification key, so a cart abandoned
+again, a second failed delivery or a promise broken again starts the sequence again.
+
+A trigger that does not apply returns no anchor and says why, and that is also how a
+running sequence stops: once the cart is completed, the order shipped or cancelled, or the
+parcel delivered, the trigger no longer applies.
 
 Triggers are pure: they read a :class:`Facts` and a ``now`` and nothing else. ``now`` only
 matters where the facts carry history (tracking events); with a history trimmed by
@@ -48,10 +52,21 @@ _DAY = timedelta(days=1)
 
 @dataclass(frozen=True)
 class Check:
-    """A trigger's answer: the ``anchor``, or None with the ``reason`` it does not apply."""
+    """A trigger's answer: the ``anchor``, or None with the ``reason`` it does not apply.
+
+    ``episode`` is the moment that identifies this occurrence — stable for as long as the
+    same occurrence lasts (an anchor may move, e.g. when a carrier's ETA changes; the
+    episode must not). None means the anchor is the episode.
+    """
 
     anchor: datetime | None
     reason: str = ""
+    episode: datetime | None = None
+
+    @property
+    def occurrence(self) -> datetime | None:
+        """The episode to key notifications by (the anchor when none was given)."""
+        return self.episode or self.anchor
 
 
 def _miss(reason: str) -> Check:
@@ -74,10 +89,18 @@ class Trigger(ABC, Generic[P]):
     entity: ClassVar[Entity]
     sees: ClassVar[frozenset[str]]
     params_model: ClassVar[type[Params]]
+    #: A rule's ``max_delay`` when it sets none. None: "send while the reason holds" —
+    #: for triggers whose reason is checked again before sending, so a late message is
+    #: still true (an order still unshipped after an outage is still owed its apology).
+    max_delay: ClassVar[timedelta | None] = _DAY
 
     def anchor(self, facts: Facts, params: P, now: datetime) -> datetime | None:
         """The anchor, or None when the trigger does not apply to ``facts``."""
         return self.check(facts, params, now).anchor
+
+    def episode(self, facts: Facts, params: P, now: datetime) -> datetime | None:
+        """Which occurrence applies (see :class:`Check`), or None when none does."""
+        return self.check(facts, params, now).occurrence
 
     @abstractmethod
     def check(self, facts: Facts, params: P, now: datetime) -> Check:
@@ -163,6 +186,7 @@ class CartAbandoned(Trigger[CartAbandonedParams]):
     entity = "cart"
     sees = frozenset({"customer", "cart"})
     params_model = CartAbandonedParams
+    max_delay = _DAY
 
     def check(self, facts: Facts, params: CartAbandonedParams, now: datetime) -> Check:
         cart, customer = facts.cart, facts.customer
@@ -184,7 +208,8 @@ class CartAbandoned(Trigger[CartAbandonedParams]):
             return _miss("no contact point")
         if cart.last_activity_at is None:
             return _miss("no activity time")
-        return Check(cart.last_activity_at + params.wait, "cart abandoned")
+        return Check(cart.last_activity_at + params.wait, "cart abandoned",
+                     episode=cart.last_activity_at)
 
 
 class OrderUnshippedParams(Params):
@@ -198,6 +223,7 @@ class OrderUnshipped(Trigger[OrderUnshippedParams]):
     entity = "order"
     sees = frozenset({"customer", "order", "shipment"})
     params_model = OrderUnshippedParams
+    max_delay = None
 
     def check(self, facts: Facts, params: OrderUnshippedParams, now: datetime) -> Check:
         order = facts.order
@@ -214,7 +240,8 @@ class OrderUnshipped(Trigger[OrderUnshippedParams]):
             return _miss(f"payment {order.payment_status}")
         if order.ship_by is None:
             return _miss("no ship-by date")
-        return Check(order.ship_by + params.grace, "order not shipped by ship-by")
+        return Check(order.ship_by + params.grace, "order not shipped by ship-by",
+                     episode=order.ship_by)
 
 
 class ShipmentLateParams(Params):
@@ -235,6 +262,7 @@ class ShipmentLate(Trigger[ShipmentLateParams]):
     entity = "shipment"
     sees = frozenset({"customer", "order", "shipment"})
     params_model = ShipmentLateParams
+    max_delay = None
 
     def check(self, facts: Facts, params: ShipmentLateParams, now: datetime) -> Check:
         shipment, order = facts.shipment, facts.order
@@ -252,12 +280,12 @@ class ShipmentLate(Trigger[ShipmentLateParams]):
             return _miss("no promised delivery date")
         deadline = promise + params.grace
         if shipment.eta is None or shipment.eta <= deadline:
-            return Check(deadline, "promised delivery date passed")
+            return Check(deadline, "promised delivery date passed", episode=promise)
         event = _latest_event(shipment, now)
         learned = (event.at if event else None) or shipment.last_event_at or promise
         if learned < deadline:
-            return Check(learned, "carrier ETA later than promised")
-        return Check(deadline, "promised delivery date passed")
+            return Check(learned, "carrier ETA later than promised", episode=promise)
+        return Check(deadline, "promised delivery date passed", episode=promise)
 
 
 def _hours(value: object) -> timedelta:
@@ -278,6 +306,7 @@ class ShipmentStalled(Trigger[ShipmentStalledParams]):
     entity = "shipment"
     sees = frozenset({"customer", "order", "shipment"})
     params_model = ShipmentStalledParams
+    max_delay = None
 
     def check(self, facts: Facts, params: ShipmentStalledParams, now: datetime) -> Check:
         shipment = facts.shipment
@@ -294,7 +323,7 @@ class ShipmentStalled(Trigger[ShipmentStalledParams]):
         last = max(scans) if scans else shipment.shipped_at
         if last is None:
             return _miss("no scan or ship time")
-        return Check(last + params.hours, "no carrier scan")
+        return Check(last + params.hours, "no carrier scan", episode=last)
 
 
 class ShipmentExceptionParams(Params):
@@ -323,6 +352,7 @@ class ShipmentException(Trigger[ShipmentExceptionParams]):
     entity = "shipment"
     sees = frozenset({"customer", "order", "shipment"})
     params_model = ShipmentExceptionParams
+    max_delay = None
 
     def check(self, facts: Facts, params: ShipmentExceptionParams, now: datetime) -> Check:
         shipment = facts.shipment
@@ -347,7 +377,7 @@ class ShipmentException(Trigger[ShipmentExceptionParams]):
             return _miss(f"{kind} is not among the rule's kinds")
         if at is None:
             return _miss(f"{kind} reported without a time")
-        return Check(at, f"carrier reports {kind}")
+        return Check(at, f"carrier reports {kind}", episode=at)
 
 
 class OrderDeliveredParams(Params):
@@ -361,6 +391,7 @@ class OrderDelivered(Trigger[OrderDeliveredParams]):
     entity = "order"
     sees = frozenset({"customer", "order", "shipment"})
     params_model = OrderDeliveredParams
+    max_delay = timedelta(days=7)
 
     def check(self, facts: Facts, params: OrderDeliveredParams, now: datetime) -> Check:
         if facts.order is None:
@@ -370,7 +401,7 @@ class OrderDelivered(Trigger[OrderDeliveredParams]):
         delivered_at = _delivered_at(facts)
         if delivered_at is None:
             return _miss("not delivered")
-        return Check(delivered_at + params.after, "order delivered")
+        return Check(delivered_at + params.after, "order delivered", episode=delivered_at)
 
 
 #: Every trigger by name. Stateless instances: a constant, not a registry to mutate.

@@ -33,7 +33,7 @@ from notifier.deliver.policies import (
     holiday_until,
     quiet_until,
 )
-from notifier.detect.evaluate import evaluate, still_active
+from notifier.detect.evaluate import reason_gone
 from notifier.detect.facts import Facts
 from notifier.detect.rules import Rule, RuleSet
 from notifier.dispatch.batch import Batch, Finish, Send, address_of
@@ -178,10 +178,9 @@ class Dispatcher:
         if facts is None:
             return Finish("skipped", f"{n.entity_kind} {n.entity_id} no longer exists")
         # No ``step=``: a message deferred by quiet hours or a cap waits as long as its
-        # reason holds (deferred, never dropped); max_delay guards only detection.
-        if not still_active(rule, facts, now):
-            verdict = evaluate(rule, facts, now)
-            why = verdict.reason or "the step is no longer due"
+        # reason holds (deferred, never dropped); max_delay guards only detection. The
+        # key: a message about an earlier occurrence (a cart abandoned again) is not sent.
+        if (why := reason_gone(rule, facts, now, key=n.key)) is not None:
             return Finish("skipped", f"reason gone before sending: {why}")
 
         ctx = self._context(rule, facts, now, n)

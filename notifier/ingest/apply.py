@@ -222,6 +222,10 @@ class Applier:
         row = _merged(ORDERS, held, values, _ORDER_MERGE)
         values |= self._promise(row)
         order_id = self._save(ORDERS, record, held, values)
+        if held is not None:
+            # Shipment rules read the order too (a new promise starts a new episode of
+            # shipment.late): its parcels are looked at again.
+            self._run(_recheck_parcels(), {"row_id": order_id, "next_check_at": self.now})
         if row["discount_codes"]:
             # An order carrying a code we issued redeems that offer (revenue attributed).
             redeem(self.session, order_id=order_id, codes=list(row["discount_codes"]),
@@ -439,6 +443,12 @@ def _kept(column: sa.Column[Any]) -> sa.ColumnElement[Any]:
 def _order_progress() -> sa.Select[Any]:
     o = ORDERS.c
     return sa.select(o.status, o.shipped_at, o.delivered_at).where(o.id == sa.bindparam("row_id"))
+
+
+@cache
+def _recheck_parcels() -> sa.Update:
+    return (sa.update(SHIPMENTS).where(SHIPMENTS.c.order_id == sa.bindparam("row_id"))
+            .values(next_check_at=sa.bindparam("next_check_at")))
 
 
 @cache

@@ -188,10 +188,11 @@ class InboundEvent(SQLModel, table=True):
 class Notification(SQLModel, table=True):
     """One notification: a rule's step for one entity. The outbox row.
 
-    ``key`` (rule, step, entity) is unique: however many ticks or workers see the same
-    case, the database lets exactly one of them create it. Rows are written before any
-    provider is called; a dispatcher takes one with a lease (``lease_until``) so a crashed
-    worker's claims expire and are taken again.
+    ``key`` (rule, step, entity, episode) is unique: however many ticks or workers see the
+    same occurrence of a case, the database lets exactly one of them create it; a new
+    occurrence (episode, see ``detect/episodes.py``) has a key of its own. Rows are
+    written before any provider is called; a dispatcher takes one with a lease
+    (``lease_until``) so a crashed worker's claims expire and are taken again.
 
     ``status``: ``pending`` (waiting for ``due_at``), ``sending`` (leased), ``sent``,
     ``delivered``, ``undelivered``, ``failed`` (permanent or out of retries),

@@ -157,3 +157,50 @@ def test_time_is_only_a_parameter() -> None:
     # The same inputs give the same answer, whenever they are asked.
     assert evaluate(cart_rule(), CART, at(5)) == evaluate(cart_rule(), CART, at(5))
     assert evaluate(cart_rule(), CART, at(5) + DAY) != evaluate(cart_rule(), CART, at(5))
+
+
+# --- max_delay defaults, lookback, episodes ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("trigger", "default"),
+    [("cart.abandoned", DAY), ("order.delivered", 7 * DAY), ("order.unshipped", None),
+     ("shipment.late", None), ("shipment.stalled", None), ("shipment.exception", None)],
+)
+def test_max_delay_defaults_per_trigger(trigger: str, default: object) -> None:
+    assert rule(trigger).max_delay == default
+
+
+def test_an_explicit_max_delay_is_honoured_and_none_lifts_it() -> None:
+    assert rule("order.unshipped", extra='max_delay = "1d"').max_delay == DAY
+    assert rule("cart.abandoned", extra='max_delay = "none"').max_delay is None
+    late = Facts(customer=customer(), order=order())
+    verdict = evaluate(rule("order.unshipped", extra='max_delay = "1d"'), late, at(days=5))
+    assert (verdict.due, verdict.stale) == (None, (0,))
+
+
+def test_a_reason_that_holds_is_sent_however_late() -> None:
+    late = Facts(customer=customer(), order=order())
+    verdict = evaluate(rule("order.unshipped"), late, at(days=20))
+    assert (verdict.due, verdict.stale, verdict.too_old) == (0, (), ())
+
+
+def test_lookback_keeps_old_orders_out_with_its_reason() -> None:
+    old = Facts(customer=customer(), order=order(placed_at=at(days=-40)))
+    verdict = evaluate(rule("order.unshipped"), old, at(1))
+    assert (verdict.active, verdict.due, verdict.too_old) == (True, None, (0,))
+    assert verdict.old_reason.startswith("lookback: order placed 2025-01-22T12:00:00+00:00")
+    assert "more than 30d" in verdict.old_reason
+    assert evaluate(rule("order.unshipped", extra='lookback = "60d"'), old, at(1)).due == 0
+    assert evaluate(rule("order.unshipped", extra='lookback = "none"'), old, at(1)).due == 0
+
+
+def test_the_episode_follows_the_occurrence_not_the_anchor() -> None:
+    facts = Facts(customer=customer(), cart=ACTIVE_CART)
+    assert evaluate(cart_rule(), facts, at(1)).episode == T0
+    touched = Facts(customer=customer(), cart=cart(last_activity_at=at(3)))
+    assert evaluate(cart_rule(), touched, at(5)).episode == at(3)
+    key = "test-cart-abandoned:0:cart:1:20250303T120000Z"
+    assert still_active(cart_rule(), facts, at(2), key=key)
+    assert not still_active(cart_rule(), touched, at(5), key=key)  # an earlier episode's
+    assert still_active(cart_rule(), touched, at(5), key="test-cart-abandoned:0:cart:1")

@@ -221,11 +221,13 @@ def test_a_valid_rule_and_its_defaults(tmp_path: Path) -> None:
         Purpose.TRANSACTIONAL,
         "live",
     )
-    assert (rule.rollout, rule.holdout, rule.on_cap, rule.max_delay) == (
+    # shipment.late is re-checked before sending: no max_delay; 30 days of lookback.
+    assert (rule.rollout, rule.holdout, rule.on_cap, rule.max_delay, rule.lookback) == (
         100,
         0,
         "defer",
-        timedelta(days=1),
+        None,
+        timedelta(days=30),
     )
     assert [s.delay for s in rule.steps] == [timedelta(0), timedelta(days=1)]
     assert rule.steps[0].offer is None and rule.condition is None and not rule.dry_run

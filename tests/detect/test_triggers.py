@@ -10,7 +10,12 @@ from notifier.detect.evaluate import evaluate
 from notifier.detect.facts import Facts
 from notifier.detect.history import facts_as_of
 from notifier.detect.rules import Rule
-from notifier.detect.triggers import TRIGGERS, ShipmentStalledParams, days_late
+from notifier.detect.triggers import (
+    TRIGGERS,
+    ShipmentLateParams,
+    ShipmentStalledParams,
+    days_late,
+)
 from tests.detect.helpers import (
     DAY,
     HOUR,
@@ -276,3 +281,14 @@ def test_facts_are_frozen() -> None:
     with pytest.raises(AttributeError):
         facts.order = None  # type: ignore[misc]
     assert replace(facts, order=None).order is None
+
+
+def test_a_late_parcels_episode_is_the_promise_whichever_anchor_applies() -> None:
+    late = TRIGGERS["shipment.late"]
+    promise = T0 + 2 * DAY
+    early = Facts(order=order(deliver_by=promise), shipment=shipment(eta=promise + DAY))
+    passed = Facts(order=order(deliver_by=promise), shipment=shipment())
+    params = ShipmentLateParams()
+    assert late.check(early, params, T0).anchor == T0  # warned when the ETA was learned
+    assert late.check(passed, params, T0).anchor == promise
+    assert late.episode(early, params, T0) == late.episode(passed, params, T0) == promise
