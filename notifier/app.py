@@ -18,6 +18,7 @@ from notifier.runtime import Runtime
 from notifier.scheduler import create_scheduler
 from notifier.track.redirect import build_redirect_router
 from notifier.track.routes import build_track_router
+from notifier.track.webhooks import build_webhook_router
 
 if TYPE_CHECKING:
     from notifier.pipeline import Engine
@@ -48,6 +49,7 @@ def create_app(runtime: Runtime, *, engine: Engine | None = None) -> FastAPI:
     app.include_router(build_router(runtime))
     app.include_router(build_track_router(runtime, engine=engine))
     app.include_router(build_redirect_router(runtime))
+    app.include_router(build_webhook_router(runtime))
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> JSONResponse:
