@@ -48,7 +48,7 @@ class FakeSns(FakeHttpServer):
         if "SubscribeURL" in signed:
             signed["SubscribeURL"] = (self.url + "/?Action=ConfirmSubscription&TopicArn="
                                       + signed["TopicArn"] + "&Token=" + signed["Token"])
-        digest = hashes.SHA1() if version == "1" else hashes.SHA256()  # noqa: S303
+        digest = hashes.SHA1() if version == "1" else hashes.SHA256()
         raw = (key or self.key).sign(string_to_sign(signed), padding.PKCS1v15(), digest)
         signed["Signature"] = base64.b64encode(raw).decode()
         return signed
