@@ -275,6 +275,9 @@ def _mount_groups() -> None:
 
     app.add_typer(build_offers_cli(get_settings), name="offers")
     app.add_typer(build_baselinker_cli(get_settings), name="baselinker")
+    from notifier.ingest.consent_cli import build_consents_cli
+
+    app.add_typer(build_consents_cli(get_settings), name="consents")
 
 
 def _customer_context(settings: Settings, customer_id: int, message_name: str):  # type: ignore[no-untyped-def]

@@ -87,6 +87,10 @@ class ApiSettings(Section):
     keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list, description="bearer keys for /v1/*"
     )
+    idempotency_key_ttl: Duration = Field(
+        default=timedelta(hours=24),
+        description="how long an Idempotency-Key is remembered (per API key and endpoint)",
+    )
 
     @field_validator("keys", mode="before")
     @classmethod

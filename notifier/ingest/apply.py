@@ -35,6 +35,7 @@ from notifier.ingest.records import (
     ShipmentIn,
 )
 from notifier.offers.redemption import redeem
+from notifier.store import consent_log
 from notifier.store.db import dialect_insert
 from notifier.store.tables import Cart, Consent, Customer, Order, Shipment
 from notifier.store.types import UTCDateTime
@@ -67,11 +68,13 @@ class Applied:
 class Applier:
     """Stores records from one source; ``now`` is when they were received."""
 
-    def __init__(self, session: Session, settings: Settings, *, source: str, now: datetime):
+    def __init__(self, session: Session, settings: Settings, *, source: str, now: datetime,
+                 event_id: int | None = None):
         self.session = session
         self.settings = settings
         self.source = source
         self.now = now
+        self.event_id = event_id  # the inbound event carrying the records, for the trail
 
     def apply(self, record: AnyRecord) -> Applied:
         # Core statements do not autoflush: rows a caller added through the ORM must be
@@ -175,14 +178,16 @@ class Applier:
         return customer_id, "applied"
 
     def _consents(self, customer_id: int, consents: Iterable[ConsentIn]) -> None:
-        """Each channel and purpose keeps the customer's newest word: an older word never
-        overrides it, here or against what is stored. One read for all of them; the
-        customer's row, written just before, keeps a concurrent delivery out until commit.
+        """Each channel and purpose keeps the customer's newest word, judged by
+        :func:`consent_log.judge` (an opt-out is never reversed without a newer action of
+        the customer); every change and every refusal goes to the audit trail. One read
+        for all of them; the customer's row, written just before, keeps a concurrent
+        delivery out until commit.
         """
         newest: dict[tuple[str, str], ConsentIn] = {}
         for consent in consents:
             seen = newest.get((consent.channel, consent.purpose))
-            if seen is None or seen.at <= consent.at:
+            if seen is None or _later(consent.at, seen.at):
                 newest[(consent.channel, consent.purpose)] = consent
         if not newest:
             return
@@ -190,14 +195,23 @@ class Applier:
                   for row in self._run(_consents_of(), {"row_id": customer_id})}
         inserts, updates = [], []
         for key, consent in newest.items():
-            word = {"granted": consent.granted, "at": consent.at, "source": consent.source}
-            held = stored.get(key)
-            if held is None:
+            word = consent_log.Word(consent.channel, consent.purpose, consent.granted,
+                                    consent.at, consent.source)
+            row = stored.get(key)
+            held = consent_log.Held(row.granted, row.at, row.source) if row is not None else None
+            verdict = consent_log.judge(held, word)
+            if verdict.log:
+                consent_log.log_change(self.session, customer_id=customer_id, word=word,
+                                       verdict=verdict, now=self.now, event_id=self.event_id)
+            if not verdict.apply:
+                continue
+            values = {"granted": consent.granted, "at": consent.at or self.now,
+                      "source": consent.source}
+            if row is None:
                 inserts.append({"customer_id": customer_id, "channel": consent.channel,
-                                "purpose": consent.purpose, **word})
-            elif held.at <= consent.at and any(held._mapping[k] != v for k, v in word.items()):
-                updates.append({"row_id": held.id, **word})
-        # Every order repeats the buyer's consents: an unchanged word is not written again.
+                                "purpose": consent.purpose, **values})
+            else:
+                updates.append({"row_id": row.id, **values})
         if inserts:
             self._run(_insert(CONSENTS), inserts)
         if updates:
@@ -336,6 +350,11 @@ class Applier:
         params = {**self._key(record.external_id), "new_deleted_at": record.at,
                   "next_check_at": self.now}
         return "applied" if self._run(_delete_cart(), params).rowcount else "ignored"
+
+
+def _later(a: datetime | None, b: datetime | None) -> bool:
+    """``a`` is at least as late as ``b``; a word without a time counts as the oldest."""
+    return b is None or (a is not None and a >= b)
 
 
 def _merged(table: sa.Table, held: Mapping[str, Any] | None, values: Mapping[str, Any],

@@ -134,7 +134,9 @@ class ConsentIn(BaseModel):
     channel: ChannelName
     purpose: PurposeName = "marketing"
     granted: bool
-    at: AwareDatetime
+    # When the customer acted. Without it a word never reverses an opt-out (see
+    # store.consent_log.judge).
+    at: AwareDatetime | None = None
     source: str = Field(default="api", max_length=64)
 
 

@@ -18,7 +18,7 @@ from notifier.auth import api_key_dependency
 from notifier.errors import PayloadError, SignatureError
 from notifier.ingest.payloads import decode_json, validate
 from notifier.ingest.records import AnyRecord, CartIn, CustomerIn, OrderIn, ShipmentIn
-from notifier.ingest.service import Ingestor, Receipt
+from notifier.ingest.service import Idempotency, Ingestor, Receipt
 from notifier.ingest.shopify import ShopifyAdapter
 from notifier.ingest.woocommerce import WooCommerceAdapter
 from notifier.runtime import Runtime
@@ -45,7 +45,8 @@ def _answer(receipt: Receipt) -> JSONResponse:
     body: dict[str, Any] = {"outcome": receipt.outcome, "event_id": receipt.event_id}
     if receipt.error:
         body["detail"] = {"field": receipt.field, "error": receipt.error}
-    return JSONResponse(body, status_code=receipt.http_status)
+    headers = {"Idempotent-Replayed": "true"} if receipt.replayed else None
+    return JSONResponse(body, status_code=receipt.http_status, headers=headers)
 
 
 async def _receive_webhook(runtime: Runtime, adapter: Adapter, request: Request) -> JSONResponse:
@@ -122,11 +123,16 @@ def _api_endpoint(runtime: Runtime, kind: str, model: type[BaseModel]):  # type:
                 raise PayloadError("send one record per request", field="body")
             return [validate(model, payload, context={"region": region})]  # type: ignore[list-item]
 
+        scoped = None
+        if key:
+            bearer = request.headers.get("authorization", "").partition(" ")[2]
+            scoped = Idempotency.of(api_key=bearer.strip(), endpoint=f"/v1/{kind}", key=key,
+                                    ttl=runtime.settings.api.idempotency_key_ttl)
         ingestor = Ingestor(runtime.sessions, runtime.settings)
         receipt = await run_in_threadpool(
             lambda: ingestor.receive(source=request.headers.get("x-notifier-source", "api"),
-                                     topic=kind, dedupe_key=f"api:{key}" if key else None,
-                                     body=body, parse=parse, now=now)
+                                     topic=kind, dedupe_key=None, body=body, parse=parse,
+                                     now=now, idempotency_key=scoped)
         )
         return _answer(receipt)
 

@@ -252,8 +252,8 @@ class ShopifyAdapter:
             "first_name": customer.first_name,
             "last_name": customer.last_name,
             "updated_at": customer.updated_at,
-            "consents": _consents(customer.email_marketing_consent, customer.sms_marketing_consent,
-                                  fallback_at=customer.updated_at),
+            "consents": _consents(customer.email_marketing_consent,
+                                  customer.sms_marketing_consent),
         }
         if customer.locale:
             data["locale"] = customer.locale
@@ -266,8 +266,8 @@ class ShopifyAdapter:
         customer_id = update.customer_id or update.id
         return self._record(CustomerIn, {
             "external_id": customer_id,
-            "consents": _consents(update.email_marketing_consent, update.sms_marketing_consent,
-                                  fallback_at=None),
+            "consents": _consents(update.email_marketing_consent,
+                                  update.sms_marketing_consent),
         })
 
     def _order(self, order: Order) -> list[AnyRecord]:
@@ -376,14 +376,17 @@ def _payment_status(financial_status: str | None) -> str:
     }.get(financial_status or "", "pending")
 
 
-def _consents(email: Consent | None, sms: Consent | None, *,
-              fallback_at: datetime | None) -> list[dict[str, Any]]:
+def _consents(email: Consent | None, sms: Consent | None) -> list[dict[str, Any]]:
+    """Shopify's consent objects as words. ``consent_updated_at`` is the only evidence of
+    when the customer acted; when it is null the word carries no time (the customer's
+    ``updated_at`` changes with any edit by the shop, so it is never taken for one) and
+    cannot reverse an opt-out."""
     out = []
     for channel, consent in (("email", email), ("sms", sms)):
-        at = (consent.consent_updated_at if consent else None) or fallback_at
-        if consent is None or at is None:
+        if consent is None:
             continue
         out.append({"channel": channel, "purpose": "marketing",
-                    "granted": consent.state == "subscribed", "at": at, "source": SOURCE})
+                    "granted": consent.state == "subscribed",
+                    "at": consent.consent_updated_at, "source": SOURCE})
     return out
 

@@ -5,6 +5,8 @@ here with one import line.
 """
 
 import notifier.store.connector_tables
+import notifier.store.consent_log
+import notifier.store.idempotency
 import notifier.store.offer_tables
 import notifier.store.track_tables  # noqa: F401
 from notifier.store import tables  # noqa: F401

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 
-from notifier.store import outbox
+from notifier.store import consent_log, outbox
 from notifier.store.db import transaction
 from notifier.store.tables import Consent, Customer, Notification
 
@@ -57,6 +57,11 @@ def unsubscribe(factory: sessionmaker[Session], *, customer_id: int, now: dateti
             row = session.exec(select(Consent).where(
                 Consent.customer_id == customer_id, Consent.channel == channel,
                 Consent.purpose == "marketing")).first()
+            if row is None or row.granted:
+                # The customer's own action: always applied, and kept in the audit trail.
+                word = consent_log.Word(channel, "marketing", False, now, "unsubscribe-link")
+                consent_log.log_change(session, customer_id=customer_id, word=word,
+                                       verdict=consent_log.Verdict(True, True), now=now)
             if row is None:
                 row = Consent(customer_id=customer_id, channel=channel, purpose="marketing",
                               granted=False, at=now, source="unsubscribe-link")
