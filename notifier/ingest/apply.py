@@ -205,8 +205,8 @@ class Applier:
                                        verdict=verdict, now=self.now, event_id=self.event_id)
             if not verdict.apply:
                 continue
-            values = {"granted": consent.granted, "at": consent.at or self.now,
-                      "source": consent.source}
+            values = {"granted": consent.granted,
+                      "at": consent_log.stored_at(held, word, self.now), "source": consent.source}
             if row is None:
                 inserts.append({"customer_id": customer_id, "channel": consent.channel,
                                 "purpose": consent.purpose, **values})

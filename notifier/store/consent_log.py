@@ -11,7 +11,7 @@ or ``refused`` with the reason. It is what an operator shows a regulator
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlmodel import Field, Session, SQLModel, col, select
@@ -36,6 +36,11 @@ class ConsentChange(SQLModel, table=True):
     reason: str = Field(default="", max_length=255)
     event_id: int | None = Field(default=None, foreign_key="inbound_events.id",
                                  ondelete="SET NULL")
+
+
+#: The stored time of a first word that came without one (``consents.at`` is required):
+#: earlier than any real action, so any timed word of the customer's wins over it.
+UNKNOWN_AT = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,15 @@ def judge(held: Held | None, word: Word) -> Verdict:
         return Verdict(False, True, "not newer than the opt-out of "
                                     f"{held.at.isoformat()}")
     return Verdict(True, True)
+
+
+def stored_at(held: Held | None, word: Word, now: datetime) -> datetime:
+    """The time to store with an applied word: the customer's, else :data:`UNKNOWN_AT` for a
+    first word, else ``now`` (a timeless withdrawal over a grant: we know of it since now,
+    so only an action after now reverses it)."""
+    if word.at is not None:
+        return word.at
+    return UNKNOWN_AT if held is None else now
 
 
 def log_change(session: Session, *, customer_id: int, word: Word, verdict: Verdict,
