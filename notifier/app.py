@@ -13,6 +13,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
 from notifier import __version__
+from notifier.ingest.push_routes import build_push_router
 from notifier.ingest.routes import api_schemas, build_router
 from notifier.runtime import Runtime
 from notifier.scheduler import create_scheduler
@@ -50,6 +51,7 @@ def create_app(runtime: Runtime, *, engine: Engine | None = None) -> FastAPI:
     app.include_router(build_track_router(runtime, engine=engine))
     app.include_router(build_redirect_router(runtime))
     app.include_router(build_webhook_router(runtime))
+    app.include_router(build_push_router(runtime))
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> JSONResponse:

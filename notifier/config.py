@@ -193,9 +193,23 @@ class TwilioSettings(Section):
     api_base_url: str = Field(default="", description="empty means Twilio's own API")
 
 
+class SmsapiSettings(Section):
+    """SMSAPI.pl through its official client (``sms.transport = "smsapi"``)."""
+
+    access_token: SecretStr = Field(default=SecretStr(""), description="OAuth token (panel)")
+    sender: str = Field(default="", description="approved sender name; empty: account default")
+    username: str = Field(
+        default="", description="account login; delivery reports naming another are refused"
+    )
+    api_base_url: str = Field(default="", description="empty means https://api.smsapi.pl/")
+    timeout_s: float = Field(default=15.0, gt=0)
+    test: bool = Field(default=False, description="validated by SMSAPI but not sent or charged")
+
+
 class SmsSettings(Section):
-    transport: Literal["outbox", "twilio"] = "outbox"
+    transport: Literal["outbox", "twilio", "smsapi"] = "outbox"
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
+    smsapi: SmsapiSettings = Field(default_factory=SmsapiSettings)
 
 
 class WebPushSettings(Section):
@@ -210,10 +224,50 @@ class FcmSettings(Section):
     api_base_url: str = ""
 
 
+class PushCaptureSettings(Section):
+    """Subscriptions collected on the storefront (``/push/subscribe.js``, ``/push/sw.js``)."""
+
+    enabled: bool = False
+    publishable_key: str = Field(
+        default="", description="identifies the shop in its pages; can only create subscriptions"
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=list, description="storefront origins, e.g. https://sklep.example.pl"
+    )
+    customer_token_secret: SecretStr = Field(
+        default=SecretStr(""), description="HMAC key the shop signs customer tokens with"
+    )
+    customer_source: str = Field(
+        default="api", description="source of the customers the tokens name (shopify, api...)"
+    )
+    max_token_age_s: int = Field(default=86_400, ge=60, description="tokens expiring later are refused")
+    rate_limit_per_minute: int = Field(default=30, ge=1, description="requests per client address")
+    icon_url: str = Field(default="", description="icon the notifications show")
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _bare_origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if origin.rstrip("/").count("/") != 2 or not origin.startswith(("https://", "http://")):
+                raise ValueError(f"{origin!r} is not an origin (scheme://host[:port])")
+        return [o.rstrip("/") for o in value]
+
+    @model_validator(mode="after")
+    def _keys_when_enabled(self) -> PushCaptureSettings:
+        if self.enabled and not self.publishable_key:
+            raise ValueError("enabled needs publishable_key")
+        if self.enabled and not self.customer_token_secret.get_secret_value():
+            raise ValueError("enabled needs customer_token_secret")
+        if self.enabled and not self.allowed_origins:
+            raise ValueError("enabled needs allowed_origins")
+        return self
+
+
 class PushSettings(Section):
     transport: Literal["outbox", "webpush", "fcm"] = "outbox"
     webpush: WebPushSettings = Field(default_factory=WebPushSettings)
     fcm: FcmSettings = Field(default_factory=FcmSettings)
+    capture: PushCaptureSettings = Field(default_factory=PushCaptureSettings)
 
 
 class PathSettings(Section):

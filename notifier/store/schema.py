@@ -8,5 +8,6 @@ import notifier.store.connector_tables
 import notifier.store.consent_log
 import notifier.store.idempotency
 import notifier.store.offer_tables
+import notifier.store.push_tables
 import notifier.store.track_tables  # noqa: F401
 from notifier.store import tables  # noqa: F401
