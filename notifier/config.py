@@ -204,6 +204,9 @@ class SmsapiSettings(Section):
     api_base_url: str = Field(default="", description="empty means https://api.smsapi.pl/")
     timeout_s: float = Field(default=15.0, gt=0)
     test: bool = Field(default=False, description="validated by SMSAPI but not sent or charged")
+    inbound_token: SecretStr = Field(
+        default=SecretStr(""), description="secret path of the reply callback; empty: off"
+    )
 
 
 class SmsSettings(Section):

@@ -29,10 +29,12 @@ from notifier.deliver.service_account import (
     read_service_account,
 )
 from notifier.deliver.sms import TwilioSmsChannel
+from notifier.deliver.smsapi import SmsapiChannel, report_token
 from notifier.domain import Channel
 from notifier.errors import ConfigError
 
 TWILIO_STATUS_PATH = "/webhooks/twilio/status"
+SMSAPI_REPORT_PATH = "/webhooks/smsapi/status"
 
 
 def build_channels(
@@ -61,6 +63,8 @@ def build_channels(
     if settings.sms.transport == "twilio":
         callback = settings.server.public_url.rstrip("/") + TWILIO_STATUS_PATH
         channels[Channel.SMS] = TwilioSmsChannel(settings.sms.twilio, status_callback=callback)
+    elif settings.sms.transport == "smsapi":
+        channels[Channel.SMS] = _smsapi_channel(settings)
     else:
         channels[Channel.SMS] = FileSmsChannel(outbox / "sms")
 
@@ -72,6 +76,13 @@ def build_channels(
     else:
         channels[Channel.PUSH] = FilePushChannel(outbox / "push")
     return channels
+
+
+def _smsapi_channel(settings: Settings) -> SmsapiChannel:
+    base = settings.server.public_url.rstrip("/") + SMSAPI_REPORT_PATH
+    secret = settings.server.secret_key.get_secret_value()
+    return SmsapiChannel(settings.sms.smsapi,
+                         notify_url=lambda idx: f"{base}/{report_token(idx, secret)}")
 
 
 def _fcm_channel(

@@ -55,7 +55,8 @@ log = logging.getLogger(__name__)
 
 # Permanent failures that mean "never write to this address again on this channel".
 SUPPRESSING_CODES = {"twilio:21610": "recipient replied STOP (Twilio 21610)",
-                     "push:gone": "push subscription expired (404/410)"}
+                     "push:gone": "push subscription expired (404/410)",
+                     "smsapi:57": "number on the SMSAPI blacklist (opted out)"}
 
 
 def _suppressing(code: str) -> str | None:
