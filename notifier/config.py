@@ -243,7 +243,9 @@ class PushCaptureSettings(Section):
     customer_source: str = Field(
         default="api", description="source of the customers the tokens name (shopify, api...)"
     )
-    max_token_age_s: int = Field(default=86_400, ge=60, description="tokens expiring later are refused")
+    max_token_age_s: int = Field(
+        default=86_400, ge=60, description="tokens expiring later than this are refused"
+    )
     rate_limit_per_minute: int = Field(default=30, ge=1, description="requests per client address")
     icon_url: str = Field(default="", description="icon the notifications show")
 
