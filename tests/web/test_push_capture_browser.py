@@ -1,7 +1,8 @@
 """Storefront push capture in headless Chromium: a shop page on its own origin loads our
 script, subscribes, and the engine stores the subscription for the signed customer; a push
 the engine sends reaches a local push service encrypted for the browser's keys; the
-service worker shows it, collapses a repeat, and reports the click.
+service worker shows it, collapses a repeat, and reports the click through the tracked
+redirect ``/r/{token}``.
 
 Chromium's own push service (FCM) cannot be reached here, so the page's
 ``PushManager.subscribe`` hands out a subscription whose endpoint is the local push
@@ -35,6 +36,7 @@ from notifier.pipeline import build_engine
 from notifier.runtime import Runtime
 from notifier.store.push_tables import PushSubscriptionRow
 from notifier.store.tables import Consent, Customer
+from notifier.store.track_tables import LinkClick
 from tests.conftest import REPO
 from tests.engine.conftest import notifications, put
 from tests.fakes.push_endpoint import FakePushService, PushClient
@@ -266,14 +268,22 @@ def test_shop_page_subscribes_push_arrives_encrypted_and_click_is_reported(
     assert note["tag"] == payload["tag"] and note["icon"] == "https://sklep.example.pl/icon.png"
     assert note["data"]["url"] == payload["url"]
 
+    # The link is the engine's tracked redirect; a person clicks a minute later.
+    assert payload["url"].startswith(engine_url + "/r/")
+    clock.set(clock() + timedelta(minutes=1))
     worker.evaluate("""async () => {
         const [notification] = await self.registration.getNotifications();
         self.dispatchEvent(new NotificationEvent("notificationclick", {notification}));
     }""")
     deadline = time.monotonic() + WAIT_MS / 1000
-    while "/cart/K-1" not in shop.requests and time.monotonic() < deadline:
+    while not notifications(runtime)[0].clicks and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert "/cart/K-1" in shop.requests
+    [n] = notifications(runtime)
+    assert n.clicks == 1 and n.clicked_at == clock()
+    with runtime.sessions() as session:
+        [click] = session.exec(select(LinkClick)).all()
+    assert (click.notification_id, click.counted, click.method) == (n.id, True, "GET")
+    assert "/cart/K-1" in shop.requests  # the redirect led to the cart
     assert shown(worker, 0) == []  # the click closed it
     context.close()
 
