@@ -21,7 +21,7 @@ import json
 from collections import deque
 from datetime import datetime
 from importlib.resources import files
-from typing import Any
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
@@ -56,10 +56,13 @@ class _Old(BaseModel):
     auth: str = Field(min_length=1, max_length=64)
 
 
-class SubscribeIn(BaseModel):
+class _Keyed(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     publishable_key: str = ""
+
+
+class SubscribeIn(_Keyed):
     subscription: SubscriptionJson
     customer_token: str | None = Field(default=None, max_length=512)
     cart_token: str | None = Field(default=None, max_length=128)
@@ -67,12 +70,21 @@ class SubscribeIn(BaseModel):
     replaces: _Old | None = None
 
 
-class UnsubscribeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    publishable_key: str = ""
+class UnsubscribeIn(_Keyed):
     endpoint: str = Field(min_length=1, max_length=2048)
     auth: str = Field(min_length=1, max_length=64)
+
+
+K = TypeVar("K", bound=_Keyed)
+
+
+class Refused(Exception):
+    """A request we answer 4xx without storing anything; ``field`` names what is wrong."""
+
+    def __init__(self, status: int, field: str, error: str,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(error)
+        self.status, self.field, self.error, self.headers = status, field, error, headers or {}
 
 
 class RateLimit:
@@ -107,31 +119,31 @@ def build_push_router(runtime: Runtime) -> APIRouter:
     def cors(origin: str) -> dict[str, str]:
         return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
 
-    def refuse(status: int, field: str, error: str, origin: str = "",
-               headers: dict[str, str] | None = None) -> JSONResponse:
+    def refusal(exc: Refused, origin: str) -> JSONResponse:
         extra = cors(origin) if origin in allowed else {"Vary": "Origin"}
-        return JSONResponse({"detail": {"field": field, "error": error}}, status_code=status,
-                            headers={**extra, **(headers or {})})
+        return JSONResponse({"detail": {"field": exc.field, "error": exc.error}},
+                            status_code=exc.status, headers={**extra, **exc.headers})
 
-    async def gate(request: Request, model: type[BaseModel]) -> tuple[Any, str] | JSONResponse:
+    async def gate(request: Request, model: type[K]) -> K:
+        """Origin, rate and publishable key checked, the body parsed; or :class:`Refused`."""
         origin = request.headers.get("origin", "")
         if not capture.enabled:
-            return refuse(404, "push.capture.enabled", "push capture is not enabled")
+            raise Refused(404, "push.capture.enabled", "push capture is not enabled")
         if origin not in allowed:
-            return refuse(403, "Origin", f"origin {origin or '(none)'!r} is not allowed")
+            raise Refused(403, "Origin", f"origin {origin or '(none)'!r} is not allowed")
         wait = limit.retry_after(request.client.host if request.client else "-", runtime.clock())
         if wait is not None:
-            return refuse(429, "rate", "too many requests", origin, {"Retry-After": str(wait)})
+            raise Refused(429, "rate", "too many requests", {"Retry-After": str(wait)})
         try:
             body = model.model_validate_json(await request.body())
         except ValidationError as exc:
             err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"]) or "body"
-            return refuse(422, where, err["msg"], origin)
-        if body.publishable_key != capture.publishable_key:  # type: ignore[attr-defined]
-            why = "missing" if not body.publishable_key else "unknown"  # type: ignore[attr-defined]
-            return refuse(401, "publishable_key", why, origin)
-        return body, origin
+            raise Refused(422, ".".join(str(p) for p in err["loc"]) or "body",
+                          err["msg"]) from exc
+        if body.publishable_key != capture.publishable_key:
+            raise Refused(401, "publishable_key",
+                          "missing" if not body.publishable_key else "unknown")
+        return body
 
     @router.options(PATH, include_in_schema=False)
     async def preflight(request: Request) -> Response:
@@ -145,24 +157,27 @@ def build_push_router(runtime: Runtime) -> APIRouter:
     @router.post(PATH, status_code=201)
     async def subscribe(request: Request) -> JSONResponse:
         """Store the subscription; 201 when new, 200 when it was known (then updated)."""
-        gated = await gate(request, SubscribeIn)
-        if isinstance(gated, JSONResponse):
-            return gated
-        body, origin = gated
-        assert isinstance(body, SubscribeIn)
+        origin = request.headers.get("origin", "")
+        try:
+            stored = await store(request, await gate(request, SubscribeIn), origin)
+        except Refused as exc:
+            return refusal(exc, origin)
+        body = {"id": stored.subscription_id, "customer_linked": stored.customer_id is not None}
+        return JSONResponse(body, status_code=201 if stored.created else 200,
+                            headers=cors(origin))
+
+    async def store(request: Request, body: SubscribeIn, origin: str) -> subs.Stored:
         sub = body.subscription
-        bad = _check_subscription(sub)
-        if bad:
-            return refuse(422, bad[0], bad[1], origin)
+        _check_subscription(sub)
         browser = subs.BrowserSubscription(sub.endpoint, sub.keys.p256dh, sub.keys.auth)
         now = runtime.clock()
         if body.replaces is not None:
-            stored = await run_in_threadpool(
+            replaced = await run_in_threadpool(
                 subs.replace, runtime.sessions, old_endpoint=body.replaces.endpoint,
                 old_auth=body.replaces.auth, subscription=browser, origin=origin, now=now)
-            if stored is None:
-                return refuse(404, "replaces", "no such subscription", origin)
-            return _stored(stored, cors(origin))
+            if replaced is None:
+                raise Refused(404, "replaces", "no such subscription")
+            return replaced
         external_id = None
         if body.customer_token:
             try:
@@ -170,28 +185,27 @@ def build_push_router(runtime: Runtime) -> APIRouter:
                     body.customer_token, now=now, max_age_s=capture.max_token_age_s,
                     secret=capture.customer_token_secret.get_secret_value())
             except BadCustomerToken as exc:
-                return refuse(401, "customer_token", str(exc).partition(": ")[2], origin)
+                raise Refused(401, "customer_token", str(exc).partition(": ")[2]) from exc
         elif not body.cart_token:
-            return refuse(422, "customer_token", "customer_token or cart_token required", origin)
+            raise Refused(422, "customer_token", "customer_token or cart_token required")
         who = subs.Subscriber(source=capture.customer_source, external_id=external_id,
                               cart_token=body.cart_token, marketing=body.marketing,
                               origin=origin, user_agent=request.headers.get("user-agent"))
-        stored = await run_in_threadpool(subs.subscribe, runtime.sessions,
-                                         subscription=browser, subscriber=who, now=now)
-        return _stored(stored, cors(origin))
+        return await run_in_threadpool(subs.subscribe, runtime.sessions,
+                                       subscription=browser, subscriber=who, now=now)
 
     @router.delete(PATH, status_code=204)
     async def unsubscribe(request: Request) -> Response:
-        gated = await gate(request, UnsubscribeIn)
-        if isinstance(gated, JSONResponse):
-            return gated
-        body, origin = gated
-        assert isinstance(body, UnsubscribeIn)
-        found = await run_in_threadpool(subs.unsubscribe, runtime.sessions,
-                                        endpoint=body.endpoint, auth=body.auth,
-                                        now=runtime.clock())
-        if not found:
-            return refuse(404, "endpoint", "no such subscription", origin)
+        origin = request.headers.get("origin", "")
+        try:
+            body = await gate(request, UnsubscribeIn)
+            found = await run_in_threadpool(subs.unsubscribe, runtime.sessions,
+                                            endpoint=body.endpoint, auth=body.auth,
+                                            now=runtime.clock())
+            if not found:
+                raise Refused(404, "endpoint", "no such subscription")
+        except Refused as exc:
+            return refusal(exc, origin)
         return Response(status_code=204, headers=cors(origin))
 
     @router.get("/push/subscribe.js", include_in_schema=False)
@@ -205,25 +219,19 @@ def build_push_router(runtime: Runtime) -> APIRouter:
     return router
 
 
-def _stored(stored: subs.Stored, headers: dict[str, str]) -> JSONResponse:
-    body = {"id": stored.subscription_id, "customer_linked": stored.customer_id is not None}
-    return JSONResponse(body, status_code=201 if stored.created else 200, headers=headers)
-
-
-def _check_subscription(sub: SubscriptionJson) -> tuple[str, str] | None:
+def _check_subscription(sub: SubscriptionJson) -> None:
     url = urlsplit(sub.endpoint)
     if not (url.scheme == "https" or (url.scheme == "http" and url.hostname in LOOPBACK)):
-        return "subscription.endpoint", "must be an https URL of a push service"
+        raise Refused(422, "subscription.endpoint", "must be an https URL of a push service")
     try:
         point = _unb64url(sub.keys.p256dh)
         secret = _unb64url(sub.keys.auth)
-    except (binascii.Error, ValueError):
-        return "subscription.keys", "not base64url"
+    except (binascii.Error, ValueError) as exc:
+        raise Refused(422, "subscription.keys", "not base64url") from exc
     if len(point) != 65 or point[0] != 4:
-        return "subscription.keys.p256dh", "not an uncompressed P-256 point"
+        raise Refused(422, "subscription.keys.p256dh", "not an uncompressed P-256 point")
     if len(secret) != 16:
-        return "subscription.keys.auth", "must be 16 bytes"
-    return None
+        raise Refused(422, "subscription.keys.auth", "must be 16 bytes")
 
 
 def _unb64url(text: str) -> bytes:

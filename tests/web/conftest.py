@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -56,19 +57,27 @@ def live_url(runtime: Runtime) -> Iterator[str]:
     # Bound here and handed to uvicorn, so no other process can take the port in between.
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
+    try:
+        with serving(runtime, sock) as url:
+            yield url
+    finally:
+        sock.close()
+
+
+@contextmanager
+def serving(runtime: Runtime, sock: socket.socket) -> Iterator[str]:
+    """The app under uvicorn on an already bound socket, until the block ends; its URL."""
     server = uvicorn.Server(uvicorn.Config(create_app(runtime), log_level="warning",
                                            lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     try:
         _wait_until_healthy(url, thread)
         yield url
     finally:
         server.should_exit = True
         thread.join(timeout=START_TIMEOUT_S)
-        sock.close()
 
 
 def _wait_until_healthy(url: str, thread: threading.Thread) -> None:

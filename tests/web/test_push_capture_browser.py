@@ -25,11 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, BrowserContext, Page, Worker
 from sqlmodel import select
 
-from notifier.app import create_app
 from notifier.clock import FrozenClock
 from notifier.config import Settings
 from notifier.pipeline import build_engine
@@ -42,7 +40,7 @@ from tests.engine.conftest import notifications, put
 from tests.fakes.push_endpoint import FakePushService, PushClient
 from tests.fakes.storefront import Storefront
 from tests.push.conftest import capture_settings, customer_token
-from tests.web.conftest import START_TIMEOUT_S, _wait_until_healthy
+from tests.web.conftest import serving
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 WAIT_MS = 5000
@@ -127,17 +125,9 @@ def settings(tmp_path: Path, db_url: str, shop: Storefront,
 
 @pytest.fixture
 def engine_url(runtime: Runtime, engine_socket: socket.socket) -> Iterator[str]:
-    server = uvicorn.Server(uvicorn.Config(create_app(runtime), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [engine_socket]},
-                              daemon=True)
-    thread.start()
-    url = runtime.settings.server.public_url
-    try:
-        _wait_until_healthy(url, thread)
+    with serving(runtime, engine_socket) as url:
+        assert url == runtime.settings.server.public_url
         yield url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=START_TIMEOUT_S)
 
 
 def storefront(shop: Storefront, engine_url: str, **page: str) -> None:
