@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 
+from notifier.store import consent_log
 from notifier.store.db import transaction
 from notifier.store.push_tables import PushSubscriptionRow
 from notifier.store.tables import Cart, Consent, Customer
@@ -189,11 +190,18 @@ def _unlink(session: Session, customer_id: int, endpoint: str, now: datetime) ->
 
 def _grant(session: Session, customer_id: int, purpose: str, source: str,
            now: datetime) -> None:
+    """Subscribing is the customer's own action, now: judged and logged like every word."""
     row = session.exec(select(Consent).where(
         Consent.customer_id == customer_id, Consent.channel == "push",
         Consent.purpose == purpose)).first()
-    if row is not None and row.at > now:
-        return  # a newer word (e.g. an unsubscribe recorded later) stands
+    word = consent_log.Word("push", purpose, True, now, source)
+    held = consent_log.Held(row.granted, row.at, row.source) if row is not None else None
+    verdict = consent_log.judge(held, word)
+    if verdict.log:
+        consent_log.log_change(session, customer_id=customer_id, word=word, verdict=verdict,
+                               now=now)
+    if not verdict.apply:
+        return
     if row is None:
         row = Consent(customer_id=customer_id, channel="push", purpose=purpose, granted=True,
                       at=now, source=source)

@@ -12,6 +12,7 @@ from sqlmodel import select
 from notifier.app import create_app
 from notifier.clock import FrozenClock
 from notifier.runtime import Runtime
+from notifier.store import consent_log
 from notifier.store.push_tables import PushSubscriptionRow
 from notifier.store.tables import Consent, Customer
 from tests.fakes.push_endpoint import PushClient
@@ -62,6 +63,11 @@ def test_signed_customer_gets_the_subscription_and_push_consent(
     at = runtime.clock()
     assert consents == {("transactional", True, f"push-subscribe {SHOP_ORIGIN}", at),
                         ("marketing", True, f"push-subscribe {SHOP_ORIGIN}", at)}
+    with runtime.sessions() as session:
+        trail = [(c.purpose, c.granted, c.outcome, c.source)
+                 for c in consent_log.history(session, customer_id=customer.id or 0)]
+    assert sorted(trail) == [("marketing", True, "applied", f"push-subscribe {SHOP_ORIGIN}"),
+                             ("transactional", True, "applied", f"push-subscribe {SHOP_ORIGIN}")]
     assert client.post(PATH, json=sent).status_code == 200  # the same browser again
 
 

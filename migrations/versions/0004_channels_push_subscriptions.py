@@ -1,7 +1,7 @@
 """push subscriptions
 
 Revision ID: channels1
-Revises: track01
+Revises: harden01
 Create Date: 2026-12-01
 """
 from collections.abc import Sequence
@@ -14,7 +14,7 @@ import notifier.store.types
 
 
 revision: str = 'channels1'
-down_revision: str | None = 'track01'
+down_revision: str | None = 'harden01'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
