@@ -11,6 +11,7 @@ moment. Nothing here sleeps or reads the clock itself.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,11 +24,15 @@ from notifier.deliver.registry import build_channels, close_channels
 from notifier.detect.rules import TemplateExists
 from notifier.detect.scan import ScanResult, scan
 from notifier.dispatch import Dispatcher
-from notifier.domain import Channel
+from notifier.domain import Channel, Outgoing
+from notifier.errors import DeliveryError
 from notifier.offers import OfferService
 from notifier.offers.outbound import OutboundSender
 from notifier.rulebook import RuleBook
 from notifier.runtime import Runtime
+from notifier.track.job import Tracker
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -35,6 +40,7 @@ class TickResult:
     scan: ScanResult
     dispatched: Counter[str] = field(default_factory=Counter)
     outbound: Counter[str] = field(default_factory=Counter)
+    tracked: Counter[str] = field(default_factory=Counter)
 
 
 class Engine:
@@ -51,6 +57,7 @@ class Engine:
         # Offer and escalation webhooks (and Shopify discount creation) wait in a durable
         # queue; this sender delivers what is due, with retries and backoff.
         self.outbound = OutboundSender(runtime.sessions, runtime.settings)
+        self.tracker = Tracker(runtime)
         # The BaseLinker poller guards its own position (a poll that finds it moved by
         # another worker steps aside), so every worker may run it.
         self.baselinker = (build_baselinker_poller(runtime)
@@ -76,10 +83,27 @@ class Engine:
     async def deliver_outbound(self, now: datetime) -> Counter[str]:
         return await self.outbound.deliver_due(now)
 
+    async def track(self, now: datetime) -> Counter[str]:
+        """The track stage's periodic work: orders credited to notifications, offers
+        redeemed, carts recovered, low survey answers handed to a person (once)."""
+        done = await asyncio.to_thread(self.tracker.run, now)
+        emails, self.tracker.emails = self.tracker.emails, []
+        channel = self.channels.get(Channel.EMAIL)
+        for key, email in emails:
+            if channel is None:
+                log.error("%s: no email channel to reach support", key)
+                continue
+            try:
+                await channel.send(Outgoing(key, email))
+            except DeliveryError as exc:
+                log.error("%s: support email failed: %s", key, exc)
+        return done
+
     async def run_due(self, now: datetime) -> TickResult:
         found = await self.detect(now)
         dispatched = await self.dispatch(now)
-        return TickResult(found, dispatched, await self.deliver_outbound(now))
+        outbound = await self.deliver_outbound(now)
+        return TickResult(found, dispatched, outbound, await self.track(now))
 
     def reload(self) -> list[str]:
         """Re-read rules (kept whole or not at all) and templates; returns rule problems."""

@@ -37,6 +37,12 @@ def create_scheduler(engine: Engine) -> AsyncIOScheduler:
                       id="dispatch", **common)
     scheduler.add_job(outbound, "interval", seconds=settings.dispatch_interval_s,
                       id="outbound", **common)
+
+    async def track() -> None:
+        await engine.track(clock())
+
+    scheduler.add_job(track, "interval", seconds=engine.runtime.settings.track.interval_s,
+                      id="track", **common)
     if engine.baselinker is not None:
         poller = engine.baselinker
         interval = engine.runtime.settings.baselinker.poll_interval_s

@@ -34,7 +34,6 @@ from notifier.ingest.records import (
     Record,
     ShipmentIn,
 )
-from notifier.offers.redemption import redeem
 from notifier.store import consent_log
 from notifier.store.db import dialect_insert
 from notifier.store.tables import Cart, Consent, Customer, Order, Shipment
@@ -240,10 +239,6 @@ class Applier:
             # Shipment rules read the order too (a new promise starts a new episode of
             # shipment.late): its parcels are looked at again.
             self._run(_recheck_parcels(), {"row_id": order_id, "next_check_at": self.now})
-        if row["discount_codes"]:
-            # An order carrying a code we issued redeems that offer (revenue attributed).
-            redeem(self.session, order_id=order_id, codes=list(row["discount_codes"]),
-                   order_total=row["total"], currency=row["currency"], now=self.now)
         if record.cart_external_id and record.status != "cancelled":
             self._run(_complete_cart(), {
                 **self._key(record.cart_external_id), "cart_order_id": order_id,

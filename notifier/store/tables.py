@@ -153,12 +153,16 @@ class Cart(SQLModel, table=True):
     order_external_id: str | None = Field(default=None, max_length=128)
     order_id: int | None = Field(default=None, foreign_key="orders.id", ondelete="SET NULL")
     # A cart recovered within the attribution window of its first reminder (sent or held
-    # out): ``recovered_notification_id`` is that reminder; ``recovered_via_link`` when the
+    # out): ``recovered_notification_id`` is that reminder, ``recovered_order_id`` the
+    # order that brought it back (the cart's own or another of the customer's);
+    # ``recovered_via_link`` when the
     # order carries the cart's token after a click on the recovery link (#13).
     recovered_at: datetime | None = _ts()
     recovered_notification_id: int | None = Field(
         default=None, foreign_key="notifications.id", ondelete="SET NULL")
     recovered_via_link: bool = False
+    recovered_order_id: int | None = Field(default=None, foreign_key="orders.id",
+                                           ondelete="SET NULL")
     next_check_at: datetime | None = _ts(index=True)
     source_updated_at: datetime | None = _ts()
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -161,6 +161,9 @@ async def test_redeemed_code_is_linked_to_the_order_with_its_revenue(
                            headers=shopify_headers(body, "orders/create"))
     assert response.status_code == 200
     [offer] = offers(runtime)
+    assert offer.status == "issued"  # ingest stores the order; the track stage redeems
+    await engine.track(DUE + timedelta(days=1))
+    [offer] = offers(runtime)
     assert offer.status == "redeemed" and offer.revenue == Decimal("413.99")
     assert offer.redeemed_order_id is not None
 
