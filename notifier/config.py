@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -629,6 +629,34 @@ class TrackSettings(Section):
     contacts: dict[str, ContactSourceSettings] = Field(
         default_factory=dict,
         description="per helpdesk: the JSON mapping of POST /v1/contacts?source=<name>")
+class ReportsSettings(Section):
+    """Proof-of-value reports (#14): what a message costs and when a verdict may be given.
+
+    ``message_cost`` is per message sent, in the shop currency (e.g. ``sms = 0.07``).
+    A rule's verdict stays ``insufficient data`` until each arm has ``min_customers``
+    customers and ``min_conversions`` conversions, and ``preliminary`` until its planned
+    readout: ``readouts[rule]`` (a date), else ``readout_after_days`` after the rule's
+    first assignment. ``primary_metric`` picks what the verdict is about per rule
+    (``conversion`` by default; ``contacts``: fewer support contacts is better; ``csat``).
+    """
+
+    message_cost: dict[str, Decimal] = Field(
+        default_factory=lambda: {"email": Decimal(0), "sms": Decimal(0), "push": Decimal(0)},
+        description="cost of one sent message per channel, shop currency")
+    min_customers: int = Field(default=100, ge=1, description="per arm, before any verdict")
+    min_conversions: int = Field(default=5, ge=0, description="per arm, before any verdict")
+    readout_after_days: int = Field(default=28, ge=0)
+    readouts: dict[str, date] = Field(default_factory=dict,
+                                      description="rule name -> planned readout date")
+    primary_metric: dict[str, Literal["conversion", "contacts", "csat"]] = Field(
+        default_factory=dict, description="rule name -> the metric its verdict is about")
+    target_difference: float = Field(default=0.02, gt=0, lt=1,
+                                     description="uplift the planner reports weeks for")
+    contact_window_days: int = Field(default=14, ge=0,
+                                     description="support contacts counted after assignment")
+    survey_window_days: int = Field(default=30, ge=0,
+                                    description="survey answers counted after assignment")
+    bootstrap_resamples: int = Field(default=2000, ge=100, le=100_000)
 
 
 class Settings(BaseSettings):
@@ -659,6 +687,7 @@ class Settings(BaseSettings):
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
     baselinker: BaseLinkerSettings = Field(default_factory=BaseLinkerSettings)
     track: TrackSettings = Field(default_factory=TrackSettings)
+    reports: ReportsSettings = Field(default_factory=ReportsSettings)
 
     @classmethod
     def settings_customise_sources(

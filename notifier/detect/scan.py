@@ -124,12 +124,14 @@ def _claims(
         "days_late": verdict.days_late,
     }
 
-    def row(step: int, status: str, reason: str | None) -> dict[str, Any]:
+    def row(step: int, status: str, reason: str | None,
+            arm: str | None = None) -> dict[str, Any]:
         return {
             **base, "step": step, "template": rule.steps[step].template, "status": status,
             "reason": reason, "key": notification_key(rule.name, step, kind, entity_id, episode),
             # Not a column: lets _insert recognise a row written before keys had episodes.
             "_legacy": (legacy_key(rule.name, step, kind, entity_id), episode),
+            "arm": arm,
         }
 
     out = [row(step, "skipped", f"superseded by step {verdict.due} "
@@ -140,13 +142,13 @@ def _claims(
             for step in verdict.stale]
     out += [row(step, "skipped", verdict.old_reason) for step in verdict.too_old]
     if verdict.due is not None:
-        out.append(row(verdict.due, *_initial_status(rule, facts)))
+        key = customer_key(facts)
+        group = assign(rule, key) if key else "treated"
+        out.append(row(verdict.due, *_initial_status(rule, group), arm=group))
     return out
 
 
-def _initial_status(rule: Rule, facts: Facts) -> tuple[str, str | None]:
-    key = customer_key(facts)
-    group = assign(rule, key) if key else "treated"
+def _initial_status(rule: Rule, group: str) -> tuple[str, str | None]:
     if group == "excluded":
         return "skipped", f"outside rollout ({rule.rollout:g}% of customers)"
     if group == "holdout":

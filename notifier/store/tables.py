@@ -209,6 +209,7 @@ class Notification(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_notifications_status_due", "status", "due_at"),
         sa.Index("ix_notifications_customer_sent", "customer_id", "purpose", "sent_at"),
+        sa.Index("ix_notifications_rule_detected", "rule", "detected_at"),  # reports (#14)
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -257,6 +258,10 @@ class Notification(SQLModel, table=True):
     converted_after_click: bool = False
     survey: str | None = Field(default=None, max_length=8, description="csat, nps")
     rating: int | None = None
+    # The customer's group when this row was created (#14): ``treated``, ``holdout`` or
+    # ``excluded`` (outside the rollout); empty on rows written before any step was due
+    # (superseded or stale steps), which belong to neither arm. Reports read it.
+    arm: str | None = Field(default=None, max_length=8)
 
 
 class DeliveryAttempt(SQLModel, table=True):

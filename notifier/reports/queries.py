@@ -1,0 +1,311 @@
+"""The report's aggregate queries: a few passes over one rule's rows, through the
+``(rule, detected_at)`` index. Nothing leaves the database row by row except the
+revenue of customers who bought (the bootstrap needs those values; everyone else is a 0).
+
+A *subject* is the customer, or for a guest the case (``-entity_id``): a customer is
+assigned to the same arm on every case (see :mod:`notifier.detect.sampling`), so the
+rule-level counts are customers, not notifications. Rows without an ``arm`` (steps
+superseded or stale before anything was due) belong to no arm.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from notifier.config import Settings
+from notifier.store.offer_tables import Offer
+from notifier.store.tables import Cart, Notification
+from notifier.store.track_tables import Contact, SurveyAnswer
+
+N: sa.Table = Notification.__table__  # type: ignore[attr-defined]
+O: sa.Table = Offer.__table__  # type: ignore[attr-defined]
+C: sa.Table = Cart.__table__  # type: ignore[attr-defined]
+K: sa.Table = Contact.__table__  # type: ignore[attr-defined]
+S: sa.Table = SurveyAnswer.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Period:
+    """``[start, end)`` in UTC, one rule."""
+
+    rule: str
+    start: datetime
+    end: datetime
+
+    def where(self) -> sa.ColumnElement[bool]:
+        return sa.and_(N.c.rule == self.rule, N.c.detected_at >= self.start,
+                       N.c.detected_at < self.end)
+
+
+@dataclass(frozen=True)
+class StepRow:
+    """Notifications of one (step, arm, status, channel)."""
+
+    step: int
+    arm: str | None
+    status: str
+    channel: str | None
+    rows: int
+    sent: int
+    delivered: int
+    bounced: int
+    complained: int
+    unsubscribed: int
+    opened: int
+    clicked: int
+    converted: int
+    revenue: float
+
+
+@dataclass(frozen=True)
+class ArmRow:
+    """Customers of one arm: how many, how many converted, their revenue, and how many
+    contacted support in the window after their first assignment."""
+
+    customers: int
+    converted: int
+    revenue: float
+    contacted: int
+
+
+@dataclass
+class SurveyCounts:
+    """Answers to CSAT (1-5) and NPS (0-10) questions."""
+
+    csat_answers: int = 0
+    satisfied: int = 0       # CSAT 4 or 5
+    csat_sum: int = 0
+    nps_answers: int = 0
+    promoters: int = 0       # NPS 9-10
+    detractors: int = 0      # NPS 0-6
+
+    def add(self, kind: str, answers: int, top: int, bottom: int, total: int) -> None:
+        if kind == "csat":
+            self.csat_answers += answers
+            self.satisfied += top
+            self.csat_sum += total
+        elif kind == "nps":
+            self.nps_answers += answers
+            self.promoters += top
+            self.detractors += bottom
+
+
+@dataclass
+class OfferCounts:
+    issued: int = 0
+    redeemed: int = 0
+    discount_cost: float = 0.0
+
+
+@dataclass
+class RecoveredCarts:
+    carts: int = 0
+    value: float = 0.0
+    via_link: int = 0
+
+
+def revenue_in_shop_currency(settings: Settings) -> sa.ColumnElement[Any]:
+    """``conversion_revenue`` in the shop currency (``[offers].exchange_rates``); revenue
+    in a currency without a rate is left out (NULL) and reported as a warning."""
+    shop = settings.shop.currency.upper()
+    whens: list[tuple[sa.ColumnElement[bool], sa.ColumnElement[Any]]] = [
+        (sa.or_(N.c.conversion_currency.is_(None), N.c.conversion_currency == shop),
+         N.c.conversion_revenue)]
+    whens += [(N.c.conversion_currency == cur.upper(), N.c.conversion_revenue * rate)
+              for cur, rate in settings.offers.exchange_rates.items() if cur.upper() != shop]
+    return sa.case(*whens, else_=sa.null())
+
+
+def _subject() -> sa.ColumnElement[int]:
+    return sa.case((N.c.customer_id.is_not(None), N.c.customer_id), else_=-N.c.entity_id)
+
+
+def _count_if(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+    return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+
+
+def step_rows(session: Session, period: Period, revenue: sa.ColumnElement[Any]
+              ) -> list[StepRow]:
+    stmt = (sa.select(
+        N.c.step, N.c.arm, N.c.status, N.c.channel, sa.func.count(),
+        sa.func.count(N.c.sent_at), sa.func.count(N.c.delivered_at),
+        sa.func.count(N.c.bounced_at), sa.func.count(N.c.complained_at),
+        sa.func.count(N.c.unsubscribed_at), sa.func.count(N.c.opened_at),
+        sa.func.count(N.c.clicked_at), sa.func.count(N.c.converted_at),
+        sa.func.coalesce(sa.func.sum(revenue), 0))
+        .where(period.where())
+        .group_by(N.c.step, N.c.arm, N.c.status, N.c.channel))
+    return [StepRow(*row[:13], float(row[13] or 0)) for row in session.execute(stmt)]
+
+
+def _per_subject(period: Period, revenue: sa.ColumnElement[Any]) -> sa.Subquery:
+    subject = _subject()
+    return (sa.select(
+        N.c.arm.label("arm"), subject.label("subject"),
+        sa.func.max(N.c.customer_id).label("customer_id"),
+        sa.func.min(N.c.detected_at).label("first"),
+        sa.func.max(sa.case((N.c.converted_at.is_not(None), 1), else_=0)).label("converted"),
+        sa.func.coalesce(sa.func.sum(revenue), 0).label("revenue"))
+        .where(period.where(), N.c.arm.is_not(None))
+        .group_by(N.c.arm, subject)).subquery("per_subject")
+
+
+def arm_rows(session: Session, period: Period, revenue: sa.ColumnElement[Any], *,
+             contacts_until: datetime | None) -> dict[str, ArmRow]:
+    """Customers per arm. ``contacts_until`` None skips the contacts look-up (no contacts
+    recorded at all)."""
+    per = _per_subject(period, revenue)
+    if contacts_until is None:
+        contacted: sa.ColumnElement[int] = sa.literal(0)
+    else:
+        touched = sa.exists().where(K.c.customer_id == per.c.customer_id,
+                                    K.c.contacted_at >= per.c.first,
+                                    K.c.contacted_at < contacts_until)
+        contacted = _count_if(touched)
+    stmt = sa.select(per.c.arm, sa.func.count(), sa.func.coalesce(sa.func.sum(per.c.converted), 0),
+                     sa.func.coalesce(sa.func.sum(per.c.revenue), 0), contacted
+                     ).group_by(per.c.arm)
+    return {arm: ArmRow(int(n), int(conv), float(rev or 0), int(touched_n))
+            for arm, n, conv, rev, touched_n in session.execute(stmt)}
+
+
+def buyer_revenues(session: Session, period: Period, revenue: sa.ColumnElement[Any]
+                   ) -> dict[str, list[float]]:
+    """Revenue per customer who bought, per arm (the others are zeros)."""
+    subject = _subject()
+    stmt = (sa.select(N.c.arm, sa.func.sum(revenue))
+            .where(period.where(), N.c.arm.is_not(None), N.c.converted_at.is_not(None))
+            .group_by(N.c.arm, subject))
+    out: dict[str, list[float]] = defaultdict(list)
+    for arm, value in session.execute(stmt):
+        if value:
+            out[arm].append(float(value))
+    return out
+
+
+def surveys_by_arm(session: Session, period: Period, revenue: sa.ColumnElement[Any], *,
+                   until: datetime) -> dict[str, SurveyCounts]:
+    """Survey answers (to any rule's question) given by each arm's customers between their
+    first assignment and ``until``: did the message keep satisfaction up?"""
+    per = _per_subject(period, revenue)
+    stmt = (sa.select(per.c.arm, S.c.kind, *_survey_columns())
+            .select_from(per.join(S, sa.and_(S.c.customer_id == per.c.customer_id,
+                                             S.c.answered_at >= per.c.first,
+                                             S.c.answered_at < until)))
+            .group_by(per.c.arm, S.c.kind))
+    out: dict[str, SurveyCounts] = defaultdict(SurveyCounts)
+    for arm, kind, *counts in session.execute(stmt):
+        out[arm].add(kind, *(int(c or 0) for c in counts))
+    return out
+
+
+def _survey_columns() -> list[sa.ColumnElement[int]]:
+    top = sa.case((S.c.kind == "csat", S.c.score >= 4), else_=S.c.score >= 9)
+    return [sa.func.count(), _count_if(top), _count_if(S.c.score <= 6),
+            sa.func.coalesce(sa.func.sum(S.c.score), 0)]
+
+
+def surveys_by_step(session: Session, period: Period) -> dict[int, SurveyCounts]:
+    """Answers to the rule's own questions, per step of the message that asked."""
+    stmt = (sa.select(N.c.step, S.c.kind, *_survey_columns())
+            .select_from(S.join(N, N.c.id == S.c.notification_id))
+            .where(period.where())
+            .group_by(N.c.step, S.c.kind))
+    out: dict[int, SurveyCounts] = defaultdict(SurveyCounts)
+    for step, kind, *counts in session.execute(stmt):
+        out[step].add(kind, *(int(c or 0) for c in counts))
+    return out
+
+
+def skipped_reasons(session: Session, period: Period) -> list[tuple[int, str, int]]:
+    stmt = (sa.select(N.c.step, N.c.reason, sa.func.count())
+            .where(period.where(), N.c.status == "skipped")
+            .group_by(N.c.step, N.c.reason))
+    return [(step, reason or "", int(n)) for step, reason, n in session.execute(stmt)]
+
+
+def offers_by_step(session: Session, period: Period) -> dict[int, OfferCounts]:
+    """Offers attached to the period's notifications. Voided ones never reached the
+    customer and are not counted as issued; the discount cost of a redeemed offer is its
+    cost as estimated when it was issued (see :mod:`notifier.offers.costs`)."""
+    redeemed = O.c.status == "redeemed"
+    stmt = (sa.select(O.c.step, _count_if(O.c.status != "void"), _count_if(redeemed),
+                      sa.func.coalesce(sa.func.sum(
+                          sa.case((redeemed, O.c.estimated_cost), else_=0)), 0))
+            .select_from(O.join(N, N.c.id == O.c.notification_id))
+            .where(period.where())
+            .group_by(O.c.step))
+    return {step: OfferCounts(int(i), int(r), float(cost or 0))
+            for step, i, r, cost in session.execute(stmt)}
+
+
+def recovered_by_arm(session: Session, period: Period) -> dict[str, RecoveredCarts]:
+    """Carts that became an order within the window of their first (held-out) reminder."""
+    stmt = (sa.select(N.c.arm, sa.func.count(), sa.func.coalesce(sa.func.sum(C.c.value), 0),
+                      _count_if(C.c.recovered_via_link))
+            .select_from(C.join(N, N.c.id == C.c.recovered_notification_id))
+            .where(C.c.recovered_at.is_not(None), period.where())
+            .group_by(N.c.arm))
+    return {arm: RecoveredCarts(int(n), float(v or 0), int(link))
+            for arm, n, v, link in session.execute(stmt) if arm is not None}
+
+
+def unconverted_currencies(session: Session, period: Period, settings: Settings) -> list[str]:
+    """Currencies of attributed revenue that have no exchange rate (left out of sums)."""
+    known = {settings.shop.currency.upper(), *(c.upper() for c in settings.offers.exchange_rates)}
+    stmt = (sa.select(N.c.conversion_currency).distinct()
+            .where(period.where(), N.c.conversion_currency.is_not(None)))
+    return sorted(c for (c,) in session.execute(stmt) if c and c.upper() not in known)
+
+
+def first_assignment(session: Session, rule: str) -> datetime | None:
+    stmt = sa.select(sa.func.min(N.c.detected_at)).where(N.c.rule == rule,
+                                                         N.c.arm.is_not(None))
+    return session.execute(stmt).scalar()
+
+
+def has_rows(session: Session, table: sa.Table) -> bool:
+    return session.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first() \
+        is not None
+
+
+def rules_with_rows(session: Session, start: datetime, end: datetime) -> list[str]:
+    """Rules with notifications in the period (a rule no longer loaded still has history)."""
+    stmt = (sa.select(N.c.rule).distinct()
+            .where(N.c.detected_at >= start, N.c.detected_at < end))
+    return sorted(r for (r,) in session.execute(stmt))
+
+
+@dataclass(frozen=True)
+class DailyCount:
+    """Notifications created on one UTC day, by rule, channel and current status."""
+
+    day: str
+    rule: str
+    channel: str | None
+    status: str
+    count: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"day": self.day, "rule": self.rule, "channel": self.channel,
+                "status": self.status, "count": self.count}
+
+
+def daily_counts(session: Session, *, start: datetime, end: datetime,
+                 rule: str | None = None) -> list[DailyCount]:
+    """Per day (UTC, by ``detected_at``), rule, channel and status: the charts' series."""
+    day = sa.func.date(N.c.detected_at)
+    where = [N.c.detected_at >= start, N.c.detected_at < end]
+    if rule is not None:
+        where.append(N.c.rule == rule)
+    stmt = (sa.select(day, N.c.rule, N.c.channel, N.c.status, sa.func.count())
+            .where(*where).group_by(day, N.c.rule, N.c.channel, N.c.status)
+            .order_by(day, N.c.rule, N.c.channel, N.c.status))
+    return [DailyCount(str(d)[:10], r, ch, st, int(n)) for d, r, ch, st, n in
+            session.execute(stmt)]
