@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -13,8 +13,10 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
 from notifier import __version__
+from notifier.detect.rules import RuleSet
 from notifier.ingest.push_routes import build_push_router
 from notifier.ingest.routes import api_schemas, build_router
+from notifier.reports.routes import build_reports_router
 from notifier.runtime import Runtime
 from notifier.scheduler import create_scheduler
 from notifier.track.redirect import build_redirect_router
@@ -54,6 +56,7 @@ def create_app(runtime: Runtime, *, engine: Engine | None = None) -> FastAPI:
     app.include_router(build_webhook_router(runtime))
     app.include_router(build_push_router(runtime))
     app.include_router(build_smsapi_router(runtime))
+    app.include_router(build_reports_router(runtime, rules=_rules_of(runtime, engine)))
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> JSONResponse:
@@ -75,6 +78,15 @@ def create_app(runtime: Runtime, *, engine: Engine | None = None) -> FastAPI:
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _rules_of(runtime: Runtime, engine: Engine | None) -> Callable[[], RuleSet]:
+    """The engine's live rules; an API-only process reads the files per report."""
+    if engine is not None:
+        return engine.rules
+    from notifier.reports.rules import current_rules
+
+    return lambda: current_rules(runtime.settings)[0]
 
 
 def _baselinker(runtime: Runtime) -> dict[str, Any]:

@@ -278,6 +278,9 @@ def _mount_groups() -> None:
     from notifier.ingest.consent_cli import build_consents_cli
 
     app.add_typer(build_consents_cli(get_settings), name="consents")
+    from notifier.reports.commands import add_report_command
+
+    add_report_command(app, get_settings)
 
 
 def _customer_context(settings: Settings, customer_id: int, message_name: str):  # type: ignore[no-untyped-def]

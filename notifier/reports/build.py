@@ -113,7 +113,7 @@ class RuleReport:
     offers: q.OfferCounts
     message_cost_by_channel: dict[str, float]
     recovered: dict[str, q.RecoveredCarts]
-    contacted: dict[str, int]
+    contacted: dict[str, int] | None  # None: no support contacts recorded at all
     contacts_uplift: stats.Difference | None
     arm_surveys: dict[str, q.SurveyCounts]
     csat_uplift: stats.Difference | None
@@ -187,7 +187,7 @@ class RuleReport:
             "recovered_carts": {arm: {"carts": r.carts, "value": _money(r.value),
                                       "via_link": r.via_link}
                                 for arm, r in sorted(self.recovered.items())},
-            "contacts": {
+            "contacts": None if self.contacted is None else {
                 "customers_contacted_treated": self.contacted.get("treated", 0),
                 "customers_contacted_holdout": self.contacted.get("holdout", 0),
                 "per_100_treated": _r(_per(self.contacted, self.customers, "treated", 100), 2),
@@ -317,7 +317,8 @@ class _Context:
             outcomes=_outcomes(rows), skipped=_reasons(skipped),
             conversion_uplift=conversion, revenue_per_customer_uplift=revenue_uplift,
             offers=_sum_offers(offers.values()), message_cost_by_channel=dict(cost_by_channel),
-            recovered=q.recovered_by_arm(self.session, period), contacted=contacted,
+            recovered=q.recovered_by_arm(self.session, period),
+            contacted=contacted if self.with_contacts else None,
             contacts_uplift=contacts_uplift, arm_surveys=dict(arm_surveys),
             csat_uplift=csat_uplift, surveys=_sum_surveys(step_surveys.values()),
             primary_metric=metric, readout=readout, verdict=verdict, sample_ratio=ratio,

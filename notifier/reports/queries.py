@@ -24,7 +24,7 @@ from notifier.store.tables import Cart, Notification
 from notifier.store.track_tables import Contact, SurveyAnswer
 
 N: sa.Table = Notification.__table__  # type: ignore[attr-defined]
-O: sa.Table = Offer.__table__  # type: ignore[attr-defined]
+OF: sa.Table = Offer.__table__  # type: ignore[attr-defined]
 C: sa.Table = Cart.__table__  # type: ignore[attr-defined]
 K: sa.Table = Contact.__table__  # type: ignore[attr-defined]
 S: sa.Table = SurveyAnswer.__table__  # type: ignore[attr-defined]
@@ -234,13 +234,13 @@ def offers_by_step(session: Session, period: Period) -> dict[int, OfferCounts]:
     """Offers attached to the period's notifications. Voided ones never reached the
     customer and are not counted as issued; the discount cost of a redeemed offer is its
     cost as estimated when it was issued (see :mod:`notifier.offers.costs`)."""
-    redeemed = O.c.status == "redeemed"
-    stmt = (sa.select(O.c.step, _count_if(O.c.status != "void"), _count_if(redeemed),
+    redeemed = OF.c.status == "redeemed"
+    stmt = (sa.select(OF.c.step, _count_if(OF.c.status != "void"), _count_if(redeemed),
                       sa.func.coalesce(sa.func.sum(
-                          sa.case((redeemed, O.c.estimated_cost), else_=0)), 0))
-            .select_from(O.join(N, N.c.id == O.c.notification_id))
+                          sa.case((redeemed, OF.c.estimated_cost), else_=0)), 0))
+            .select_from(OF.join(N, N.c.id == OF.c.notification_id))
             .where(period.where())
-            .group_by(O.c.step))
+            .group_by(OF.c.step))
     return {step: OfferCounts(int(i), int(r), float(cost or 0))
             for step, i, r, cost in session.execute(stmt)}
 

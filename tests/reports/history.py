@@ -21,7 +21,11 @@ END = datetime(2026, 12, 1, tzinfo=UTC)
 
 
 def cart_rule(*, holdout: float = 20, rollout: float = 100, name: str = "cart-test") -> Rule:
-    return parse_rule(f'''
+    return parse_rule(cart_rule_text(holdout=holdout, rollout=rollout, name=name))
+
+
+def cart_rule_text(*, holdout: float = 20, rollout: float = 100, name: str = "cart-test") -> str:
+    return f'''
 name = "{name}"
 trigger = "cart.abandoned"
 purpose = "transactional"
@@ -36,7 +40,7 @@ template = "cart_reminder"
 [[steps]]
 delay = "23h"
 template = "cart_reminder_offer"
-''')
+'''
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,7 @@ def test_planted_effect_is_counted_exactly_and_covered(report_runtime: Runtime) 
         100 * (body["conversion_rate_treated"] - body["conversion_rate_holdout"]), abs=0.01)
     # Messages: every treated customer had an email (0.01); non-buyers an SMS (0.07) a day
     # later, counted when that day is still in the period.
-    treated, buyers = planted.customers["treated"], planted.converted["treated"]
+    treated = planted.customers["treated"]
     assert planted.sent["email"] == treated
     assert body["sent"] == planted.sent["email"] + planted.sent["sms"]
     assert body["message_cost"] == pytest.approx(
