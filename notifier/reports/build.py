@@ -225,19 +225,23 @@ class Report:
 
 
 def build_report(session: Session, *, settings: Settings, rules: RuleSet, start: datetime,
-                 end: datetime, now: datetime, rule: str | None = None) -> Report:
+                 end: datetime, now: datetime, rule: str | None = None,
+                 target: float | None = None) -> Report:
     """The report for ``[start, end)``: every rule with history in the period (loaded or
-    not), or only ``rule``."""
+    not), or only ``rule``. ``target`` is the uplift the planner reports the weeks to
+    detect (default ``[reports] target_difference``)."""
     names = [rule] if rule is not None else sorted(
         {*q.rules_with_rows(session, start, end), *(r.name for r in rules)})
-    context = _Context(session, settings, rules, start, end, now)
+    context = _Context(session, settings, rules, start, end, now,
+                       target or settings.reports.target_difference)
     return Report(start, end, tuple(context.rule_report(name) for name in names))
 
 
 class _Context:
     def __init__(self, session: Session, settings: Settings, rules: RuleSet, start: datetime,
-                 end: datetime, now: datetime) -> None:
+                 end: datetime, now: datetime, target: float) -> None:
         self.session, self.settings, self.rules = session, settings, rules
+        self.target = target
         self.start, self.end, self.now = start, end, now
         self.revenue = q.revenue_in_shop_currency(settings)
         self.config = settings.reports
@@ -347,7 +351,7 @@ class _Context:
                  converted_holdout: int) -> Planner:
         weeks = max((self.end - self.start) / timedelta(weeks=1), 1 / 7)
         per_week = (treated + holdout) / weeks
-        target = self.config.target_difference
+        target = self.target
         baseline = converted_holdout / holdout if holdout else None
         detectable = needed = None
         if baseline is not None:

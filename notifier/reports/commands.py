@@ -32,6 +32,9 @@ def add_report_command(app: typer.Typer, get_settings: Callable[[], Settings]) -
         rule: Annotated[str | None, typer.Option(help="only this rule")] = None,
         output: Annotated[Format, typer.Option("--format", help="table, json or csv")] = (
             Format.table),
+        target: Annotated[float | None, typer.Option(
+            min=0.0001, max=0.9999,
+            help="uplift to plan for, a fraction (0.02 = 2 points); default [reports]")] = None,
         now: Annotated[str | None, typer.Option(
             help="ISO-8601 moment the report is made at (verdict dates), default: now")] = None,
     ) -> None:
@@ -60,7 +63,7 @@ def add_report_command(app: typer.Typer, get_settings: Callable[[], Settings]) -
         try:
             with runtime.sessions() as session:
                 result = build_report(session, settings=settings, rules=rules, start=lower,
-                                      end=upper, now=moment, rule=rule)
+                                      end=upper, now=moment, rule=rule, target=target)
         finally:
             runtime.close()
         if output is Format.json:

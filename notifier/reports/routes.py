@@ -42,7 +42,9 @@ def build_reports_router(runtime: Runtime, *, rules: Callable[[], RuleSet]) -> A
     @router.get("/rules")
     async def rules_report(start: Annotated[Bound, Query(alias="from")] = None,
                            end: Annotated[Bound, Query(alias="to")] = None,
-                           rule: str | None = None) -> JSONResponse:
+                           rule: str | None = None,
+                           target: Annotated[float | None, Query(gt=0, lt=1)] = None
+                           ) -> JSONResponse:
         """Per rule and step: customers per arm, outcomes, conversions and revenue with
         their uplift against the holdout, offers, costs, net value and a verdict."""
         lower, upper = period(start, end)
@@ -50,7 +52,8 @@ def build_reports_router(runtime: Runtime, *, rules: Callable[[], RuleSet]) -> A
         def query() -> dict[str, Any]:
             with runtime.sessions() as session:
                 return build_report(session, settings=settings, rules=rules(), start=lower,
-                                    end=upper, now=runtime.clock(), rule=rule).as_dict()
+                                    end=upper, now=runtime.clock(), rule=rule,
+                                    target=target).as_dict()
 
         return JSONResponse(await run_in_threadpool(query))
 

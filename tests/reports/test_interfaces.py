@@ -95,6 +95,11 @@ async def test_cli_and_api_agree(client: httpx.AsyncClient, settings: Settings) 
     table = cli(settings, "--from", query["from"], "--to", query["to"])
     assert "== cart-test" in table and f"{rule['treated']:>16}{rule['holdout']:>16}" in table
     assert f"verdict: {rule['verdict'].upper()}" in table
+    # The operator names the difference to plan for; a smaller one needs longer.
+    planned = json.loads(cli(settings, "--from", query["from"], "--to", query["to"],
+                             "--format", "json", "--target", "0.01"))
+    assert planned["rules"][0]["planner"]["target_difference"] == 0.01
+    assert planned["rules"][0]["planner"]["weeks_to_target"] > rule["planner"]["weeks_to_target"]
 
     rows = list(csv.DictReader(io.StringIO(cli(settings, "--format", "csv", "--from",
                                                query["from"], "--to", query["to"]))))
