@@ -1,7 +1,7 @@
 """reports: the arm each notification was assigned to, and the (rule, detected_at) index (#14)
 
 Revision ID: reports01
-Revises: harden01
+Revises: channels1
 Create Date: 2026-12-01
 """
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision: str = 'reports01'
-down_revision: str | None = 'harden01'
+down_revision: str | None = 'channels1'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
