@@ -1,7 +1,7 @@
 """carts.recovered_order_id: the order that brought a recovered cart back (#13)
 
 Revision ID: track02
-Revises: channels1
+Revises: reports01
 Create Date: 2026-12-01
 """
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = 'track02'
-down_revision: str | None = 'channels1'
+down_revision: str | None = 'reports01'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
