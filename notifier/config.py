@@ -659,6 +659,29 @@ class ReportsSettings(Section):
     bootstrap_resamples: int = Field(default=2000, ge=100, le=100_000)
 
 
+# --- transit predictions (#19) ------------------------------------------------------------
+
+
+class TransitSettings(Section):
+    """The transit model behind ``shipment.at_risk`` and ``notifier carriers report``.
+
+    Refit once a day at ``refit_hour`` (shop time) by one worker (a lease), from the
+    parcels handed over in the last ``window_days``. Curves are kept per (carrier,
+    service, region), scan status and silence (hours since the last scan, on a grid of
+    ``step_hours`` up to ``max_silence_hours``); one fitted on fewer than
+    ``min_observations`` stays out and the wider segment (the carrier's curve) speaks.
+    """
+
+    enabled: bool = True
+    refit_hour: int = Field(default=3, ge=0, le=23, description="hour of the daily refit")
+    window_days: int = Field(default=180, ge=7, description="training window")
+    region_digits: int = Field(default=2, ge=1, le=5, description="postcode digits of a region")
+    step_hours: float = Field(default=4.0, gt=0, le=48)
+    max_silence_hours: float = Field(default=120.0, gt=0)
+    min_observations: int = Field(default=30, ge=5)
+    holdout_days: int = Field(default=28, ge=1, description="backtest period of the report")
+
+
 class Settings(BaseSettings):
     """All of notifier's configuration; every section mirrors a ``[section]`` of the TOML."""
 
@@ -688,6 +711,7 @@ class Settings(BaseSettings):
     baselinker: BaseLinkerSettings = Field(default_factory=BaseLinkerSettings)
     track: TrackSettings = Field(default_factory=TrackSettings)
     reports: ReportsSettings = Field(default_factory=ReportsSettings)
+    transit: TransitSettings = Field(default_factory=TransitSettings)
 
     @classmethod
     def settings_customise_sources(

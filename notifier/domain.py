@@ -159,6 +159,9 @@ class OrderSnapshot:
     shipped_at: datetime | None = None
     delivered_at: datetime | None = None
     cancelled_at: datetime | None = None
+    # Where the parcel goes (transit predictions segment by destination region).
+    ship_country: str | None = None
+    ship_postcode: str | None = None
 
 
 @dataclass(frozen=True)

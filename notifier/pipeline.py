@@ -14,7 +14,7 @@ import asyncio
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from notifier.compose import Composer
 from notifier.config import Settings
@@ -30,7 +30,10 @@ from notifier.offers import OfferService
 from notifier.offers.outbound import OutboundSender
 from notifier.rulebook import RuleBook
 from notifier.runtime import Runtime
+from notifier.store.leases import take_lease
 from notifier.track.job import Tracker
+from notifier.transit.service import LEASE as TRANSIT_LEASE
+from notifier.transit.service import ModelCache, refit
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +55,11 @@ class Engine:
         self.composer = composer
         self.channels = channels
         self.offers = offers
+        # Every worker predicts with the newest stored transit model (re-read on a new
+        # version only); the dispatcher re-checks at-risk parcels with the same one.
+        self.transit = ModelCache(runtime.sessions)
         self.dispatcher = Dispatcher(runtime, rules=rules, composer=composer, channels=channels,
-                                     owner=owner, offers=offers)
+                                     owner=owner, offers=offers, transit=self.transit.current)
         # Offer and escalation webhooks (and Shopify discount creation) wait in a durable
         # queue; this sender delivers what is due, with retries and backoff.
         self.outbound = OutboundSender(runtime.sessions, runtime.settings)
@@ -64,7 +70,21 @@ class Engine:
                            if runtime.settings.baselinker.enabled else None)
 
     async def detect(self, now: datetime) -> ScanResult:
-        return await asyncio.to_thread(scan, self.runtime.sessions, self.rules(), now)
+        return await asyncio.to_thread(self._detect, now)
+
+    def _detect(self, now: datetime) -> ScanResult:
+        return scan(self.runtime.sessions, self.rules(), now, transit=self.transit.current())
+
+    async def refit_transit(self, now: datetime) -> int | None:
+        """Refit the transit model if this worker holds the refit lease (daily job)."""
+        return await asyncio.to_thread(self._refit_transit, now)
+
+    def _refit_transit(self, now: datetime) -> int | None:
+        sessions = self.runtime.sessions
+        if not take_lease(sessions, TRANSIT_LEASE, owner=self.dispatcher.owner, now=now,
+                          ttl=timedelta(hours=1)):
+            return None
+        return refit(sessions, self.runtime.settings, now=now)
 
     async def dispatch(self, now: datetime, *, max_batches: int = 100) -> Counter[str]:
         """Dispatch until nothing more is due as of ``now`` (bounded, so a tick ends).

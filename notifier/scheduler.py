@@ -1,4 +1,4 @@
-"""APScheduler wiring: two small interval jobs, each one step with the time passed in.
+"""APScheduler wiring: small jobs, each one step with the time passed in.
 
 Jobs are not persisted and there is one per kind of work, not per entity: what is due
 lives in the database (indexed due times), so a restart loses nothing and a burst after
@@ -43,6 +43,15 @@ def create_scheduler(engine: Engine) -> AsyncIOScheduler:
 
     scheduler.add_job(track, "interval", seconds=engine.runtime.settings.track.interval_s,
                       id="track", **common)
+    transit = engine.runtime.settings.transit
+    if transit.enabled:
+        async def refit_transit() -> None:
+            # Singleton work: the worker holding the lease refits; the others only read.
+            await engine.refit_transit(clock())
+
+        scheduler.add_job(refit_transit, "cron", hour=transit.refit_hour, minute=0,
+                          timezone=engine.runtime.settings.shop.timezone, id="transit-refit",
+                          **common)
     if engine.baselinker is not None:
         poller = engine.baselinker
         interval = engine.runtime.settings.baselinker.poll_interval_s

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from notifier.domain import CartSnapshot, CustomerSnapshot, OrderSnapshot, ShipmentSnapshot
+from notifier.transit.model import TransitModel
 
 
 @dataclass(frozen=True)
@@ -20,3 +21,5 @@ class Facts:
     order: OrderSnapshot | None = None
     shipment: ShipmentSnapshot | None = None
     cart: CartSnapshot | None = None
+    #: The carriers' transit model in force (``shipment.at_risk`` predicts with it).
+    transit: TransitModel | None = None

@@ -44,6 +44,7 @@ def facts_as_of(facts: Facts, t: datetime) -> Facts:
         order=order,
         shipment=shipment,
         cart=_cart_as_of(facts.cart, t),
+        transit=facts.transit,
     )
 
 

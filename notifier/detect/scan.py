@@ -31,6 +31,7 @@ from notifier.detect.sampling import assign, customer_key
 from notifier.store.db import transaction
 from notifier.store.snapshots import ENTITY_TABLES, related
 from notifier.store.tables import Notification
+from notifier.transit.model import TransitModel
 
 log = logging.getLogger(__name__)
 
@@ -44,15 +45,17 @@ class ScanResult:
 
 
 def scan(
-    factory: sessionmaker[Session], rules: RuleSet, now: datetime, *, batch_size: int = 500
+    factory: sessionmaker[Session], rules: RuleSet, now: datetime, *, batch_size: int = 500,
+    transit: TransitModel | None = None,
 ) -> ScanResult:
-    """Evaluate every due row against its rules as of ``now``."""
+    """Evaluate every due row against its rules as of ``now`` (predicting with ``transit``)."""
     result = ScanResult()
     for kind in sorted(rules.entities):
         kind_rules = rules.for_entity(kind)
         while True:
             with transaction(factory) as session:
-                taken = _scan_batch(session, kind, kind_rules, now, batch_size, result)
+                taken = _scan_batch(session, kind, kind_rules, now, batch_size, result,
+                                    transit)
             if taken < batch_size:
                 break
     if result.rows:
@@ -69,6 +72,7 @@ def _scan_batch(
     now: datetime,
     batch_size: int,
     result: ScanResult,
+    transit: TransitModel | None = None,
 ) -> int:
     table = ENTITY_TABLES[kind]
     stmt = (
@@ -82,7 +86,7 @@ def _scan_batch(
     claims: list[dict[str, Any]] = []
     next_checks: list[dict[str, Any]] = []
     for row, snaps in zip(rows, related(session, kind, rows), strict=True):
-        facts = Facts(**snaps)
+        facts = Facts(**snaps, transit=transit)
         upcoming: list[datetime] = []
         for rule in rules:
             verdict = evaluate(rule, facts, now)

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from notifier.config_types import Duration, parse_duration
 from notifier.detect.facts import Facts
@@ -45,6 +45,10 @@ from notifier.detect.statuses import (
     shipment_status,
 )
 from notifier.domain import OrderSnapshot, ShipmentSnapshot, TrackingEvent
+
+# A module, not its names: transit.observe reads detect.statuses, so either package may
+# be imported first.
+from notifier.transit import observe as transit_observe
 
 Entity = Literal["cart", "order", "shipment"]
 _DAY = timedelta(days=1)
@@ -380,6 +384,59 @@ class ShipmentException(Trigger[ShipmentExceptionParams]):
         return Check(at, f"carrier reports {kind}", episode=at)
 
 
+class ShipmentAtRiskParams(Params):
+    threshold: float = Field(default=0.6, gt=0, lt=1)
+
+
+class ShipmentAtRisk(Trigger[ShipmentAtRiskParams]):
+    """A parcel on its way that will probably arrive after its promise, said before it does.
+
+    The probability comes from the transit model learned from the shop's delivered
+    parcels (:mod:`notifier.transit`), given the carrier, service, destination region, the
+    last scan's status and how long the parcel has been silent since. The anchor is the
+    moment that probability reaches ``threshold`` if no new scan comes — a new scan makes
+    the scan look again. One episode per parcel and promise: a changed promise is a new
+    episode. Once the promise has passed ``shipment.late`` speaks, and a delivered parcel
+    is never at risk.
+    """
+
+    name = "shipment.at_risk"
+    entity = "shipment"
+    sees = frozenset({"customer", "order", "shipment"})
+    params_model = ShipmentAtRiskParams
+    # Re-checked before sending (never after delivery or the promise), so a warning held
+    # up by an outage is still true while it goes out.
+    max_delay = None
+
+    def check(self, facts: Facts, params: ShipmentAtRiskParams, now: datetime) -> Check:
+        shipment, order = facts.shipment, facts.order
+        if shipment is None:
+            return _miss("no shipment")
+        if blocker := _order_blocker(order):
+            return _miss(blocker)
+        if _is_delivered(facts):
+            return _miss("parcel delivered")
+        promise = order.deliver_by if order else None
+        if promise is None:
+            return _miss("no promised delivery date")
+        if now >= promise:
+            return _miss("promise passed (shipment.late speaks)")
+        model = facts.transit
+        if model is None:
+            return _miss("no transit model fitted yet")
+        position = transit_observe.current_position(
+            shipment, order, now, transit_observe.segmenter_for(model.settings))
+        if position is None:
+            return _miss(f"parcel {shipment.status}, not moving")
+        crossed = model.crossing(position, promise, params.threshold)
+        if crossed is None:
+            return _miss(f"on time with probability over {1 - params.threshold:g}")
+        at, curve = crossed
+        return Check(at, f"late with probability >= {params.threshold:g} ({curve}, model "
+                         f"v{model.version})",
+                     episode=promise)
+
+
 class OrderDeliveredParams(Params):
     after: Duration = timedelta(days=3)
 
@@ -414,6 +471,7 @@ TRIGGERS: Mapping[str, Trigger[Any]] = MappingProxyType(
             ShipmentLate(),
             ShipmentStalled(),
             ShipmentException(),
+            ShipmentAtRisk(),
             OrderDelivered(),
         )
     }

@@ -14,6 +14,7 @@ from notifier.domain import Channel, Outgoing
 from notifier.store import outbox
 from notifier.store.snapshots import ENTITY_TABLES, related
 from notifier.store.tables import Notification
+from notifier.transit.model import TransitModel
 
 
 @dataclass(frozen=True)
@@ -60,14 +61,15 @@ class Batch:
 
     @classmethod
     def load(cls, session: Session, ids: list[int], now: datetime, *,
-             caps: dict[str, tuple[int, timedelta]]) -> Batch:
+             caps: dict[str, tuple[int, timedelta]],
+             transit: TransitModel | None = None) -> Batch:
         notifications = {n.id or 0: n for n in outbox.notifications_by_id(session, ids)}
         facts: dict[tuple[str, int], Facts] = {}
         for kind in {n.entity_kind for n in notifications.values()}:
             wanted = {n.entity_id for n in notifications.values() if n.entity_kind == kind}
             rows = outbox.rows_by_id(session, ENTITY_TABLES[kind], wanted)
             for row, snaps in zip(rows, related(session, kind, rows), strict=True):
-                facts[(kind, row.id)] = Facts(**snaps)
+                facts[(kind, row.id)] = Facts(**snaps, transit=transit)
         customers = {f.customer.id for f in facts.values() if f.customer}
         addresses = set()
         for f in facts.values():

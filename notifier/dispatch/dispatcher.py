@@ -50,6 +50,7 @@ from notifier.track.clicks import store_links
 from notifier.track.links import Tracked, link_token, open_token, rewrite
 from notifier.track.surveys import survey_links
 from notifier.track.tokens import sign
+from notifier.transit.model import TransitModel
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +78,10 @@ class Dispatcher:
 
     def __init__(self, runtime: Runtime, *, rules: Callable[[], RuleSet], composer: Composer,
                  channels: dict[Channel, ChannelBase], owner: str | None = None,
-                 offers: OfferService | None = None) -> None:
+                 offers: OfferService | None = None,
+                 transit: Callable[[], TransitModel | None] = lambda: None) -> None:
         self.runtime = runtime
+        self.transit = transit
         self.settings = runtime.settings
         self.delivery = runtime.settings.delivery
         self.rules = rules
@@ -151,7 +154,7 @@ class Dispatcher:
 
     def _decide(self, ids: list[int], now: datetime) -> dict[int, Finish | Send]:
         with self.runtime.sessions() as session:
-            batch = Batch.load(session, ids, now, caps=self.caps)
+            batch = Batch.load(session, ids, now, caps=self.caps, transit=self.transit())
         plans: dict[int, Finish | Send] = {}
         for nid in ids:
             n = batch.notifications.get(nid)

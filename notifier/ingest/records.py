@@ -104,6 +104,18 @@ def normalise_phone(value: str, default_region: str = "PL") -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+def destination(country: str | None, postcode: str | None) -> dict[str, str]:
+    """``ship_country``/``ship_postcode`` from a platform's address; blanks and country
+    names that are not ISO codes are left out rather than refusing the order."""
+    out: dict[str, str] = {}
+    code = (country or "").strip()
+    if len(code) == 2 and code.isalpha():
+        out["ship_country"] = code.upper()
+    if (postcode or "").strip():
+        out["ship_postcode"] = postcode.strip()[:16]  # type: ignore[union-attr]
+    return out
+
+
 class Record(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -203,6 +215,10 @@ class OrderIn(Record):
     items: list[LineItemIn] = Field(default_factory=list, max_length=MAX_ITEMS)
     discount_codes: list[Code] = Field(default_factory=list, max_length=50)
     shipping_method: Label | None = None
+    # The parcel's destination: transit predictions learn by country and postcode region.
+    ship_country: Annotated[str, AfterValidator(str.upper)] | None = Field(
+        default=None, pattern=r"^[A-Za-z]{2}$")
+    ship_postcode: str | None = Field(default=None, max_length=16)
     locale: str | None = Field(default=None, max_length=16)
     cart_external_id: Code | None = None
     placed_at: AwareDatetime | None = None

@@ -23,6 +23,7 @@ from notifier.ingest.records import (
     CustomerIn,
     OrderIn,
     ShipmentIn,
+    destination,
 )
 from notifier.ingest.signatures import verify_hmac_base64
 
@@ -110,6 +111,11 @@ class ShippingLine(_Model):
     code: str | None = None
 
 
+class ShippingAddress(_Model):
+    country_code: str | None = None
+    zip: str | None = None
+
+
 class Order(_Model):
     id: int
     name: str | None = None
@@ -129,6 +135,7 @@ class Order(_Model):
     line_items: list[LineItem] = Field(default_factory=list)
     discount_codes: list[DiscountCode] = Field(default_factory=list)
     shipping_lines: list[ShippingLine] = Field(default_factory=list)
+    shipping_address: ShippingAddress | None = None
     payment_gateway_names: list[str] = Field(default_factory=list)
     customer_locale: str | None = None
     checkout_token: str | None = None
@@ -299,6 +306,8 @@ class ShopifyAdapter:
             "items": [_item(i) for i in order.line_items],
             "discount_codes": [d.code for d in order.discount_codes],
             "shipping_method": order.shipping_lines[0].title if order.shipping_lines else None,
+            **destination(order.shipping_address.country_code if order.shipping_address else None,
+                          order.shipping_address.zip if order.shipping_address else None),
             "locale": order.customer_locale,
             "cart_external_id": order.checkout_token,
             "placed_at": order.created_at,

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from notifier.ingest.payloads import validate
-from notifier.ingest.records import AnyRecord, CustomerIn, OrderIn
+from notifier.ingest.records import AnyRecord, CustomerIn, OrderIn, destination
 from notifier.ingest.signatures import verify_hmac_base64
 
 SOURCE = "woocommerce"
@@ -43,6 +43,7 @@ class Address(_Model):
     email: str = ""
     phone: str = ""
     country: str = ""
+    postcode: str = ""
 
 
 class LineItem(_Model):
@@ -70,6 +71,7 @@ class Order(_Model):
     shipping_total: Decimal | None = None
     customer_id: int = 0
     billing: Address = Field(default_factory=Address)
+    shipping: Address = Field(default_factory=Address)
     payment_method: str = ""
     date_created_gmt: datetime
     date_modified_gmt: datetime | None = None
@@ -158,6 +160,8 @@ class WooCommerceAdapter:
             "discount_codes": [c.code for c in order.coupon_lines],
             "shipping_method": order.shipping_lines[0].method_title
             if order.shipping_lines else None,
+            **destination(order.shipping.country or order.billing.country,
+                          order.shipping.postcode or order.billing.postcode),
             "placed_at": _utc(order.date_created_gmt),
             "shipped_at": _utc(order.date_completed_gmt) if order.status == "completed" else None,
             "cancelled_at": _utc(order.date_modified_gmt) if status == "cancelled" else None,

@@ -9,5 +9,6 @@ import notifier.store.consent_log
 import notifier.store.idempotency
 import notifier.store.offer_tables
 import notifier.store.push_tables
-import notifier.store.track_tables  # noqa: F401
+import notifier.store.track_tables
+import notifier.store.transit_tables  # noqa: F401
 from notifier.store import tables  # noqa: F401

@@ -64,6 +64,7 @@ def order_snapshot(row: Order) -> OrderSnapshot:
         payment_method=row.payment_method, is_test=row.is_test, placed_at=row.placed_at,
         ship_by=row.ship_by, deliver_by=row.deliver_by, shipped_at=row.shipped_at,
         delivered_at=row.delivered_at, cancelled_at=row.cancelled_at,
+        ship_country=row.ship_country, ship_postcode=row.ship_postcode,
     )
 
 

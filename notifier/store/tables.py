@@ -90,6 +90,8 @@ class Order(SQLModel, table=True):
     discount_codes: list[str] = _json(list)
     shipping_method: str | None = Field(default=None, max_length=128)
     locale: str | None = Field(default=None, max_length=16)
+    ship_country: str | None = Field(default=None, max_length=2, description="ISO 3166-1")
+    ship_postcode: str | None = Field(default=None, max_length=16)
     placed_at: datetime | None = _ts()
     ship_by: datetime | None = _ts()
     deliver_by: datetime | None = _ts()

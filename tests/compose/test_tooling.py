@@ -28,6 +28,7 @@ SHIPPED_MESSAGES = (
     "shipment_late",
     "shipment_stalled",
     "shipment_exception",
+    "shipment_at_risk",
     "order_delivered_followup",
 )
 
@@ -142,7 +143,7 @@ def test_cli_check(tmp_path: Path, write_templates: WriteTemplates) -> None:
     runner = CliRunner()
     ok = runner.invoke(make_cli(tmp_path, SHIPPED_TEMPLATES), ["check"])
     assert ok.exit_code == 0, ok.output
-    assert "7 messages" in ok.output
+    assert f"{len(SHIPPED_MESSAGES)} messages" in ok.output
 
     broken = write_templates({"x/en/sms.txt": "{{ nope }}"})
     bad = runner.invoke(make_cli(tmp_path, broken), ["check"])

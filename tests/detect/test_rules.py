@@ -280,6 +280,8 @@ SHIPPED_RULES = [
      [("shipment_stalled", None)], {"hours": timedelta(hours=48)}),
     ("shipment-exception", "shipment.exception", "transactional", ("email", "sms"),
      [("shipment_exception", None)], {}),
+    ("shipment-at-risk", "shipment.at_risk", "transactional", ("email", "sms"),
+     [("shipment_at_risk", None)], {"threshold": 0.6}),
     ("order-delivered-followup", "order.delivered", "marketing", ("email",),
      [("order_delivered_followup", None)], {"after": timedelta(days=3)}),
 ]  # fmt: skip
@@ -305,7 +307,9 @@ def test_shipped_rule(
     assert rule is not None and rule.path == SHIPPED / f"{stem}.toml"
     assert (rule.trigger.name, rule.purpose, rule.channels) == (trigger, purpose, channels)
     assert [(s.template, s.offer) for s in rule.steps] == steps
-    assert (rule.mode, rule.rollout, rule.holdout) == ("live", 100, 0)
+    # A prediction ships in dry-run: a shop sees its quality before customers read it.
+    mode = "dry-run" if trigger == "shipment.at_risk" else "live"
+    assert (rule.mode, rule.rollout, rule.holdout) == (mode, 100, 0)
     for key, value in params.items():
         assert getattr(rule.params, key) == value
 
@@ -320,7 +324,7 @@ def test_shipped_cart_reminders_come_1h_and_24h_after_activity() -> None:
 
 def test_rule_set_by_entity() -> None:
     rules = load_rules(SHIPPED)
-    assert len(rules) == 6
+    assert len(rules) == len(SHIPPED_RULES)
     assert rules.entities == {"cart", "order", "shipment"}
     assert {r.name for r in rules.for_entity("order")} == {
         "order-unshipped",
