@@ -343,7 +343,7 @@ class Applier:
     def cart_deleted(self, record: CartDeleted) -> str:
         """``ignored`` when we never stored the cart; the first deletion time stays."""
         params = {**self._key(record.external_id), "new_deleted_at": record.at,
-                  "next_check_at": self.now}
+                  "next_check_at": self.now, "key_alias": record.alias}
         return "applied" if self._run(_delete_cart(), params).rowcount else "ignored"
 
 
@@ -444,7 +444,11 @@ def _complete_cart() -> sa.Update:
 
 @cache
 def _delete_cart() -> sa.Update:
-    return sa.update(CARTS).where(_by_key(CARTS)).values(deleted_at=_kept(CARTS.c.deleted_at))
+    """By the cart's key, or by its alias (a NULL alias matches nothing)."""
+    by_alias = sa.and_(CARTS.c.source == sa.bindparam("key_source"),
+                       CARTS.c.alias == sa.bindparam("key_alias"))
+    return (sa.update(CARTS).where(sa.or_(_by_key(CARTS), by_alias))
+            .values(deleted_at=_kept(CARTS.c.deleted_at)))
 
 
 def _kept(column: sa.Column[Any]) -> sa.ColumnElement[Any]:

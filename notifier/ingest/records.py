@@ -275,15 +275,20 @@ class CartIn(Record):
     completed_at: AwareDatetime | None = None
     deleted_at: AwareDatetime | None = None
     order_external_id: Code | None = None
+    alias: Code | None = None  # another id the source knows the cart by (see Cart.alias)
 
     _phone = field_validator("phone")(_phone_field)
 
 
 class CartDeleted(BaseModel):
-    """A platform told us a cart/checkout is gone (Shopify checkouts/delete)."""
+    """A platform told us a cart/checkout is gone (Shopify checkouts/delete).
+
+    ``external_id`` is the cart's own key when the platform names it; ``alias`` (Shopify's
+    ``cart_token``) finds the cart when it does not."""
 
     external_id: str
     at: AwareDatetime
+    alias: str | None = None
 
 
 AnyRecord = CustomerIn | OrderIn | ShipmentIn | CartIn | CartDeleted

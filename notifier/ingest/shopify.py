@@ -79,7 +79,7 @@ class _Model(BaseModel):
 
 
 class Consent(_Model):
-    state: str
+    state: str | None = None  # Shopify's own sample for customers_marketing_consent sends null
     consent_updated_at: datetime | None = None
 
 
@@ -167,8 +167,11 @@ class FulfillmentEvent(_Model):
 
 
 class Checkout(_Model):
-    id: int
+    # Since API 2026-04 checkouts/create and checkouts/update carry no ``id``: carts are
+    # keyed by ``token`` (which orders name as ``checkout_token``) whether or not it has one.
+    id: int | None = None
     token: str
+    cart_token: str | None = None
     email: str | None = None
     phone: str | None = None
     created_at: datetime | None = None
@@ -184,8 +187,9 @@ class Checkout(_Model):
 
 
 class CheckoutDeleted(_Model):
-    id: int
+    id: int | None = None
     token: str | None = None
+    cart_token: str | None = None
 
 
 class ConsentUpdate(_Model):
@@ -236,7 +240,10 @@ class ShopifyAdapter:
             return [self._fulfillment_event(validate(FulfillmentEvent, payload))]
         if topic == "checkouts/delete":
             gone = validate(CheckoutDeleted, payload)
-            return [CartDeleted(external_id=gone.token or str(gone.id), at=now)]
+            # The delete names the checkout by id and cart_token only, never by the token
+            # we key carts by: the cart_token (stored as the cart's alias) finds it.
+            key = gone.token or (str(gone.id) if gone.id is not None else "")
+            return [CartDeleted(external_id=key, alias=gone.cart_token, at=now)]
         if topic.startswith("checkouts/"):
             return self._checkout(validate(Checkout, payload))
         if topic.startswith("customers/"):
@@ -366,6 +373,7 @@ class ShopifyAdapter:
             "last_activity_at": checkout.updated_at or checkout.created_at,
             "completed_at": checkout.completed_at,
             "updated_at": checkout.updated_at,
+            "alias": checkout.cart_token,
         }, CHECKOUT_NAMES)]
 
 
@@ -392,7 +400,7 @@ def _consents(email: Consent | None, sms: Consent | None) -> list[dict[str, Any]
     cannot reverse an opt-out."""
     out = []
     for channel, consent in (("email", email), ("sms", sms)):
-        if consent is None:
+        if consent is None or consent.state is None:  # e.g. the SMS sample's null state
             continue
         out.append({"channel": channel, "purpose": "marketing",
                     "granted": consent.state == "subscribed",

@@ -9,6 +9,7 @@ REST API v3 order and customer resources; ``*_gmt`` dates are UTC without an off
 
 from __future__ import annotations
 
+import html
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -155,7 +156,9 @@ class WooCommerceAdapter:
             "currency": order.currency,
             "total": order.total,
             "shipping_total": order.shipping_total,
-            "items": [{"name": i.name, "quantity": i.quantity, "price": i.price,
+            # Product names come HTML-escaped ("Ship Your Idea &ndash; Color: Black" in
+            # WooCommerce's own example); templates escape again, so store the text.
+            "items": [{"name": html.unescape(i.name), "quantity": i.quantity, "price": i.price,
                        "sku": i.sku or ""} for i in order.line_items],
             "discount_codes": [c.code for c in order.coupon_lines],
             "shipping_method": order.shipping_lines[0].method_title

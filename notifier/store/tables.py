@@ -154,6 +154,9 @@ class Cart(SQLModel, table=True):
     deleted_at: datetime | None = _ts()
     order_external_id: str | None = Field(default=None, max_length=128)
     order_id: int | None = Field(default=None, foreign_key="orders.id", ondelete="SET NULL")
+    # Another id the source knows the cart by (Shopify's ``cart_token``): a checkouts/delete
+    # names the checkout only by it and its ``id``, never by the ``token`` we key carts by.
+    alias: str | None = Field(default=None, max_length=128, index=True)
     # A cart recovered within the attribution window of its first reminder (sent or held
     # out): ``recovered_notification_id`` is that reminder, ``recovered_order_id`` the
     # order that brought it back (the cart's own or another of the customer's);
