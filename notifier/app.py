@@ -22,6 +22,7 @@ from notifier.scheduler import create_scheduler
 from notifier.track.redirect import build_redirect_router
 from notifier.track.routes import build_track_router
 from notifier.track.smsapi_routes import build_smsapi_router
+from notifier.track.survey_pages import build_survey_router
 from notifier.track.webhooks import build_webhook_router
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ def create_app(runtime: Runtime, *, engine: Engine | None = None) -> FastAPI:
     app.include_router(build_track_router(runtime, engine=engine))
     app.include_router(build_redirect_router(runtime))
     app.include_router(build_webhook_router(runtime))
+    app.include_router(build_survey_router(runtime))
     app.include_router(build_push_router(runtime))
     app.include_router(build_smsapi_router(runtime))
     app.include_router(build_reports_router(runtime, rules=_rules_of(runtime, engine)))

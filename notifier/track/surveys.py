@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select
 from notifier.config import SurveySettings
 from notifier.store.db import transaction
 from notifier.store.offer_tables import Offer
-from notifier.store.tables import Notification, Order, Shipment
+from notifier.store.tables import Notification, Shipment
 from notifier.store.track_tables import SurveyAnswer
 from notifier.track.tokens import BadToken, sign, verify
 
@@ -143,6 +143,3 @@ def escalation_reason(answer: SurveyAnswer) -> str:
             + (f"; before: {', '.join(before)}" if before else ""))
 
 
-def order_number(session: Session, answer: SurveyAnswer) -> str | None:
-    order = session.get(Order, answer.order_id) if answer.order_id else None
-    return order.number if order else None
