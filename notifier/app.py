@@ -19,6 +19,7 @@ from notifier.ingest.routes import api_schemas, build_router
 from notifier.reports.routes import build_reports_router
 from notifier.runtime import Runtime
 from notifier.scheduler import create_scheduler
+from notifier.track.contact_api import build_contact_router
 from notifier.track.redirect import build_redirect_router
 from notifier.track.routes import build_track_router
 from notifier.track.smsapi_routes import build_smsapi_router
@@ -56,6 +57,7 @@ def create_app(runtime: Runtime, *, engine: Engine | None = None) -> FastAPI:
     app.include_router(build_redirect_router(runtime))
     app.include_router(build_webhook_router(runtime))
     app.include_router(build_survey_router(runtime))
+    app.include_router(build_contact_router(runtime))
     app.include_router(build_push_router(runtime))
     app.include_router(build_smsapi_router(runtime))
     app.include_router(build_reports_router(runtime, rules=_rules_of(runtime, engine)))

@@ -111,7 +111,7 @@ async def test_low_score_escalates_once_with_comment(runtime: Runtime, engine: E
 
 async def test_low_score_without_comment_escalates_after_the_wait(
         runtime: Runtime, engine: Engine, clock: FrozenClock) -> None:
-    nid, links = await asked(runtime, engine, clock)
+    _, links = await asked(runtime, engine, clock)
     client = TestClient(create_app(runtime))
     clock.set(ASKED + timedelta(hours=2))
     client.get(links[1], headers={"user-agent": BROWSER})
