@@ -10,12 +10,13 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from notifier import __version__
 from notifier.detect.rules import RuleSet
 from notifier.ingest.push_routes import build_push_router
 from notifier.ingest.routes import api_schemas, build_router
+from notifier.metrics import CONTENT_TYPE
 from notifier.reports.routes import build_reports_router
 from notifier.runtime import Runtime
 from notifier.scheduler import create_scheduler
@@ -61,6 +62,13 @@ def create_app(runtime: Runtime, *, engine: Engine | None = None) -> FastAPI:
     app.include_router(build_push_router(runtime))
     app.include_router(build_smsapi_router(runtime))
     app.include_router(build_reports_router(runtime, rules=_rules_of(runtime, engine)))
+
+    @app.get("/metrics", tags=["operations"], include_in_schema=False)
+    async def metrics() -> Response:
+        """Prometheus exposition (``notifier.metrics``): counters and database gauges."""
+        body = await run_in_threadpool(runtime.metrics.exposition, runtime.sessions,
+                                       runtime.clock())
+        return Response(body, media_type=CONTENT_TYPE)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> JSONResponse:

@@ -73,7 +73,10 @@ class Engine:
         return await asyncio.to_thread(self._detect, now)
 
     def _detect(self, now: datetime) -> ScanResult:
-        return scan(self.runtime.sessions, self.rules(), now, transit=self.transit.current())
+        found = scan(self.runtime.sessions, self.rules(), now, transit=self.transit.current())
+        for (rule, status), n in found.created_by_rule.items():
+            self.runtime.metrics.notification(rule, None, status, n)
+        return found
 
     async def refit_transit(self, now: datetime) -> int | None:
         """Refit the transit model if this worker holds the refit lease (daily job)."""

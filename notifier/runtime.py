@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from notifier.clock import Clock, system_clock
 from notifier.config import Settings
+from notifier.metrics import Metrics
 from notifier.store.db import create_db_engine, session_factory
 
 
@@ -19,6 +20,7 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     clock: Clock
+    metrics: Metrics = field(default_factory=Metrics)  # this process's Prometheus counters
 
     def close(self) -> None:
         self.engine.dispose()

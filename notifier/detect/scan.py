@@ -42,6 +42,7 @@ class ScanResult:
 
     rows: int = 0
     created: Counter[str] = field(default_factory=Counter)
+    created_by_rule: Counter[tuple[str, str]] = field(default_factory=Counter)  # (rule, status)
 
 
 def scan(
@@ -174,10 +175,11 @@ def _insert(session: Session, claims: list[dict[str, Any]], result: ScanResult) 
         insert(Notification)
         .values(claims)
         .on_conflict_do_nothing(index_elements=["key"])
-        .returning(Notification.status)  # type: ignore[arg-type]
+        .returning(Notification.status, Notification.rule)  # type: ignore[arg-type]
     )
-    for (status,) in session.execute(stmt).all():
+    for status, rule in session.execute(stmt).all():
         result.created[status] += 1
+        result.created_by_rule[(rule, status)] += 1
 
 
 def _without_legacy(session: Session, claims: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -123,10 +123,17 @@ class Dispatcher:
                     outcome["error"] += 1
 
         await asyncio.gather(*(one(i, p) for i, p in plans.items() if isinstance(p, Send)))
+        await asyncio.to_thread(self._count, ids)
         outcome["escalated"] += await self._hand_over()
         outcome = +outcome  # drop zero counts
         log.info("dispatch at %s: %s", now.isoformat(), dict(outcome))
         return outcome
+
+    def _count(self, ids: list[int]) -> None:
+        """Each notification of the pass, by where it ended up, for ``/metrics``."""
+        with self.runtime.sessions() as session:
+            for rule, channel, status, n in outbox.statuses_of(session, ids):
+                self.runtime.metrics.notification(rule, channel, status, n)
 
     async def _hand_over(self) -> int:
         """Email the support team the escalations this batch recorded (their webhooks go
@@ -310,10 +317,14 @@ class Dispatcher:
         try:
             result = await self.channels[plan.channel].send(plan.outgoing)
         except DeliveryError as exc:
-            took = int((time_.perf_counter() - started) * 1000)
+            seconds = time_.perf_counter() - started
+            self.runtime.metrics.provider_error(plan.channel.value, seconds,
+                                                permanent=exc.permanent)
             return await asyncio.to_thread(self._failed, notification_id, attempt_id, plan,
-                                           exc, now, took)
-        took = int((time_.perf_counter() - started) * 1000)
+                                           exc, now, int(seconds * 1000))
+        seconds = time_.perf_counter() - started
+        self.runtime.metrics.sent(plan.channel.value, seconds)
+        took = int(seconds * 1000)
         await asyncio.to_thread(self._sent, notification_id, attempt_id, plan,
                                 result.provider_id, now, took)
         return "sent"

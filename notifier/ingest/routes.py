@@ -70,6 +70,7 @@ async def _receive_webhook(runtime: Runtime, adapter: Adapter, request: Request)
                                  dedupe_key=adapter.dedupe_key(headers, topic), body=body,
                                  parse=parse, now=now)
     )
+    runtime.metrics.event(adapter.source, topic, receipt.outcome)
     return _answer(receipt)
 
 
@@ -134,6 +135,8 @@ def _api_endpoint(runtime: Runtime, kind: str, model: type[BaseModel]):  # type:
                                      topic=kind, dedupe_key=None, body=body, parse=parse,
                                      now=now, idempotency_key=scoped)
         )
+        runtime.metrics.event(request.headers.get("x-notifier-source", "api"), kind,
+                              receipt.outcome)
         return _answer(receipt)
 
     endpoint.__name__ = f"upsert_{kind}"

@@ -160,3 +160,11 @@ def set_survey(session: Session, *, notification_id: int, kind: str) -> None:
     """Record which question a message asks (its answers land in ``survey_answers``)."""
     session.execute(sa.update(_NOTIFICATIONS).where(_NOTIFICATIONS.c.id == notification_id)
                     .values(survey=kind))
+
+
+def statuses_of(session: Session, ids: list[int]) -> list[tuple[str, str | None, str, int]]:
+    """``(rule, channel, status, count)`` of these notifications (metrics after a pass)."""
+    n = _NOTIFICATIONS
+    stmt = (sa.select(n.c.rule, n.c.channel, n.c.status, sa.func.count())
+            .where(n.c.id.in_(ids)).group_by(n.c.rule, n.c.channel, n.c.status))
+    return [(r, c, s, int(k)) for r, c, s, k in session.execute(stmt)]

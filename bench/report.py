@@ -1,0 +1,186 @@
+"""Report time over a large history: 1M notifications by default, on SQLite and PostgreSQL.
+
+    .venv/bin/python bench/report.py                              # 1M, both backends
+    .venv/bin/python bench/report.py --size 100000 --backends sqlite
+
+Seeds ``--rules`` cart rules over 30 days (core INSERT): each case a step-0 row, half of
+the treated ones a step-1 row a day later; 20% holdout; 12% of treated and 8% of held-out
+customers convert with a revenue; some skipped for want of consent. Then times the whole
+report (every rule: aggregates, the bootstrap, planner), one rule's report, and the daily
+counts, three runs each (the best is reported). Figures go to stdout, the last line is JSON;
+nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import sqlalchemy as sa
+from bench_support import REPO, migrated_database
+
+from notifier.config import Settings
+from notifier.detect.rules import RuleSet, parse_rule
+from notifier.detect.sampling import assign
+from notifier.reports import build_report, daily_counts
+from notifier.runtime import create_runtime
+from notifier.store.tables import Customer, Notification
+
+START = datetime(2026, 11, 1, tzinfo=UTC)
+END = datetime(2026, 12, 1, tzinfo=UTC)
+NOW = datetime(2027, 1, 15, tzinfo=UTC)
+CHUNK = 20_000
+
+
+def rule_text(name: str) -> str:
+    return f"""
+name = "{name}"
+trigger = "cart.abandoned"
+purpose = "marketing"
+channels = ["email", "sms"]
+holdout = 20
+[params]
+wait = "1h"
+[[steps]]
+delay = "0h"
+template = "cart_reminder"
+[[steps]]
+delay = "23h"
+template = "cart_reminder_offer"
+"""
+
+
+def seed(engine: sa.Engine, size: int, rules: list[str], ruleset: RuleSet) -> dict[str, int]:
+    rng = random.Random(7)
+    customers = max(1, size // 3)
+    with engine.begin() as conn:
+        for start in range(1, customers + 1, CHUNK):
+            conn.execute(sa.insert(Customer.__table__), [  # type: ignore[attr-defined]
+                {"id": i, "source": "bench", "external_id": f"c{i}", "email": f"c{i}@x.pl",
+                 "created_at": START, "updated_at": START}
+                for i in range(start, min(start + CHUNK, customers + 1))])
+    written = {"notifications": 0, "cases": 0}
+    batch: list[dict] = []
+    span = (END - START).total_seconds()
+    case = 0
+    while written["notifications"] < size:
+        case += 1
+        rule = rules[case % len(rules)]
+        customer = rng.randint(1, customers)
+        arm = assign(ruleset.get(rule), f"customer:{customer}")  # type: ignore[arg-type]
+        at = START + timedelta(seconds=rng.random() * span)
+        convert = rng.random() < (0.12 if arm == "treated" else 0.08)
+        no_consent = arm == "treated" and rng.random() < 0.05
+        status = ("held_out" if arm == "holdout" else "skipped" if no_consent else "delivered")
+        base = {"rule": rule, "entity_kind": "cart", "entity_id": case, "customer_id": customer,
+                "purpose": "marketing", "channels": ["email", "sms"], "due_at": at,
+                "arm": arm, "reason": "no consent for marketing email" if no_consent else None}
+        sent = status == "delivered"
+        batch.append({**base, "key": f"{rule}:0:cart:{case}", "step": 0,
+                      "template": "cart_reminder", "detected_at": at, "status": status,
+                      "channel": "email" if sent else None, "sent_at": at if sent else None,
+                      "delivered_at": at if sent else None,
+                      "converted_at": at + timedelta(hours=3) if convert else None,
+                      "conversion_revenue": Decimal(rng.randint(50, 400)) if convert else None,
+                      "conversion_currency": "PLN" if convert else None})
+        if sent and not convert and rng.random() < 0.5:
+            later = at + timedelta(hours=23)
+            batch.append({**base, "key": f"{rule}:1:cart:{case}", "step": 1,
+                          "template": "cart_reminder_offer", "detected_at": later,
+                          "status": "sent", "channel": "sms", "sent_at": later,
+                          "delivered_at": None, "converted_at": None,
+                          "conversion_revenue": None, "conversion_currency": None})
+        if len(batch) >= CHUNK:
+            written["notifications"] += _flush(engine, batch)
+    written["notifications"] += _flush(engine, batch)
+    written["cases"] = case
+    written["customers"] = customers
+    return written
+
+
+def _flush(engine: sa.Engine, batch: list[dict]) -> int:
+    n = len(batch)
+    if n:
+        with engine.begin() as conn:
+            conn.execute(sa.insert(Notification.__table__), batch)  # type: ignore[attr-defined]
+        batch.clear()
+    return n
+
+
+def best(runs: int, fn) -> float:  # type: ignore[no-untyped-def]
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def run(backend: str, size: int, rule_count: int) -> dict:
+    names = [f"cart-{i}" for i in range(rule_count)]
+    ruleset = RuleSet(tuple(parse_rule(rule_text(n)) for n in names))
+    with tempfile.TemporaryDirectory() as tmp, migrated_database(backend, Path(tmp)) as url:
+        settings = Settings(paths={"data_dir": Path(tmp) / "var", "rules_dir": REPO / "rules",
+                                   "templates_dir": REPO / "templates"},
+                            database={"url": url},
+                            reports={"message_cost": {"sms": "0.07", "email": "0.002"}})
+        runtime = create_runtime(settings)
+        started = time.perf_counter()
+        written = seed(runtime.engine, size, names, ruleset)
+        seeded = time.perf_counter() - started
+        if backend == "postgresql":
+            with runtime.engine.connect() as conn:
+                conn.execute(sa.text("ANALYZE"))
+
+        def everything() -> None:
+            with runtime.sessions() as session:
+                build_report(session, settings=settings, rules=ruleset, start=START, end=END,
+                             now=NOW)
+
+        def one() -> None:
+            with runtime.sessions() as session:
+                build_report(session, settings=settings, rules=ruleset, start=START, end=END,
+                             now=NOW, rule=names[0])
+
+        def daily() -> None:
+            with runtime.sessions() as session:
+                daily_counts(session, start=START, end=END)
+
+        with runtime.sessions() as session:
+            sample = build_report(session, settings=settings, rules=ruleset, start=START,
+                                  end=END, now=NOW, rule=names[0]).rules[0]
+        result = {"backend": backend, **written, "rules": rule_count,
+                  "seed_s": round(seeded, 1), "report_all_s": round(best(3, everything), 3),
+                  "report_one_rule_s": round(best(3, one), 3),
+                  "daily_s": round(best(3, daily), 3),
+                  "sample_verdict": sample.verdict, "sample_treated": sample.treated,
+                  "sample_holdout": sample.holdout}
+        runtime.close()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size", type=int, default=1_000_000, help="notifications")
+    parser.add_argument("--rules", type=int, default=4)
+    parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"])
+    args = parser.parse_args()
+    results = []
+    for backend in args.backends:
+        r = run(backend, args.size, args.rules)
+        results.append(r)
+        print(f"{backend:<11} {r['notifications']:>9,} notifications ({r['customers']:,} "
+              f"customers, {r['rules']} rules; seeded in {r['seed_s']} s): whole report "
+              f"{r['report_all_s']} s, one rule {r['report_one_rule_s']} s, daily counts "
+              f"{r['daily_s']} s")
+    print(json.dumps({"bench": "report", "results": results}))
+
+
+if __name__ == "__main__":
+    main()
