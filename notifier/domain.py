@@ -44,6 +44,9 @@ class EmailMessage:
     from_addr: str = ""
     reply_to: str = ""
     headers: tuple[tuple[str, str], ...] = ()
+    #: The envelope sender (SMTP ``MAIL FROM``), e.g. a VERP address naming this message;
+    #: empty means the ``From`` address.
+    return_path: str = ""
 
     channel: Channel = field(default=Channel.EMAIL, init=False)
 

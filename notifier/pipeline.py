@@ -122,6 +122,13 @@ class Engine:
                 log.error("%s: support email failed: %s", key, exc)
         return done
 
+    async def poll_bounces(self, now: datetime) -> Counter[str]:
+        """Read the bounce mailbox (``[email.bounces]``) once, if there is one."""
+        if self.tracker.mailbox is None:
+            return Counter()
+        return await asyncio.to_thread(self.tracker.mailbox.poll, self.runtime.sessions,
+                                       now=now)
+
     async def run_due(self, now: datetime) -> TickResult:
         found = await self.detect(now)
         dispatched = await self.dispatch(now)

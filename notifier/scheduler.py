@@ -43,6 +43,21 @@ def create_scheduler(engine: Engine) -> AsyncIOScheduler:
 
     scheduler.add_job(track, "interval", seconds=engine.runtime.settings.track.interval_s,
                       id="track", **common)
+    bounces = engine.runtime.settings.email.bounces
+    if bounces.enabled:
+        reader = engine.dispatcher.owner
+
+        async def read_bounces() -> None:
+            # One worker reads the mailbox at a time (another takes over when it lapses).
+            now = clock()
+            leased = await asyncio.to_thread(
+                take_lease, engine.runtime.sessions, "bounces", owner=reader, now=now,
+                ttl=timedelta(seconds=bounces.interval_s * 3))
+            if leased:
+                await engine.poll_bounces(now)
+
+        scheduler.add_job(read_bounces, "interval", seconds=bounces.interval_s, id="bounces",
+                          **common)
     transit = engine.runtime.settings.transit
     if transit.enabled:
         async def refit_transit() -> None:

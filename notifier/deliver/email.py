@@ -69,7 +69,8 @@ class SmtpEmailChannel(ChannelBase):
             message = replace(message, from_addr=self._default_from)
         msgid = message_id(outgoing.idempotency_key, message.from_addr)
         mime = build_mime(message, message_id=msgid)
-        sender, recipient = parseaddr(message.from_addr)[1], parseaddr(message.to)[1]
+        sender = message.return_path or parseaddr(message.from_addr)[1]
+        recipient = parseaddr(message.to)[1]
         async with self._slots:
             try:
                 response = await self._send_pooled(mime, sender, recipient)

@@ -50,6 +50,7 @@ from notifier.track.clicks import store_links
 from notifier.track.links import Tracked, link_token, open_token, rewrite
 from notifier.track.surveys import survey_links
 from notifier.track.tokens import sign
+from notifier.track.verp import return_path
 from notifier.transit.model import TransitModel
 
 log = logging.getLogger(__name__)
@@ -331,7 +332,13 @@ class Dispatcher:
 
     def _track(self, n: Notification, rule: Rule, message: Message) -> Tracked:
         """The message with its links through ``/r/{token}`` (unless the rule or
-        ``[track] click_tracking`` says no) and, in HTML email, the open pixel."""
+        ``[track] click_tracking`` says no), in HTML email the open pixel, and with
+        ``[email.bounces] verp_domain`` a return path naming the notification."""
+        bounces = self.settings.email.bounces
+        if isinstance(message, EmailMessage) and bounces.verp_domain and n.id is not None:
+            message = replace(message, return_path=return_path(
+                n.id, local=bounces.verp_local, domain=bounces.verp_domain,
+                secret=self.settings.server.secret_key.get_secret_value()))
         track = self.settings.track
         if not (track.click_tracking and rule.track_clicks) or n.id is None:
             return Tracked(message, ())

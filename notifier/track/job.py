@@ -18,6 +18,7 @@ from notifier.runtime import Runtime
 from notifier.store.db import transaction
 from notifier.store.tables import Notification
 from notifier.track.conversions import Windows, track_orders
+from notifier.track.imap import BounceMailbox
 from notifier.track.surveys import due_escalations, escalation_reason
 
 
@@ -27,6 +28,9 @@ class Tracker:
         self.settings = runtime.settings
         self.windows = Windows(dict(runtime.settings.track.attribution_hours))
         self.emails: list[tuple[str, EmailMessage]] = []
+        bounces = runtime.settings.email.bounces
+        self.mailbox = (BounceMailbox(bounces, secret=runtime.settings.server.secret_key
+                                      .get_secret_value()) if bounces.enabled else None)
 
     def run(self, now: datetime) -> Counter[str]:
         with transaction(self.runtime.sessions) as session:
