@@ -2,7 +2,9 @@
 
 Marketers edit templates, so templates are untrusted input: they run in Jinja's
 immutable sandbox (no reaching Python internals such as ``''.__class__``, no mutating
-the values we pass in). A missing variable or a printed ``None`` is an error rather than
+the values we pass in) with the bounds of :mod:`notifier.sandbox`: no gigabyte strings,
+an output cap, and a time budget per render (``render_seconds``) that stops a runaway
+loop within one iteration. A missing variable or a printed ``None`` is an error rather than
 a blank in a customer's message, and every failure surfaces as one
 :class:`~notifier.errors.TemplateError` reading ``path:line: reason``.
 """
@@ -17,16 +19,16 @@ from typing import Any
 
 from jinja2 import FileSystemLoader, StrictUndefined, TemplateSyntaxError, select_autoescape
 from jinja2.exceptions import SecurityError, TemplateNotFound, UndefinedError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from notifier.compose.filters import FilterError, filters
 from notifier.errors import TemplateError
+from notifier.sandbox import DEFAULT_SECONDS, BoundedSandbox
 
 
-class TemplateEnvironment(ImmutableSandboxedEnvironment):
+class TemplateEnvironment(BoundedSandbox):
     """Sandboxed environment over ``root`` whose :meth:`render` never half-succeeds."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, render_seconds: float = DEFAULT_SECONDS) -> None:
         super().__init__(
             loader=FileSystemLoader(str(root)),
             autoescape=select_autoescape(enabled_extensions=("html", "htm"), default=False),
@@ -40,6 +42,7 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
             auto_reload=False,
         )
         self.root = root
+        self.render_seconds = render_seconds
         self.filters.update(filters())
 
     def join_path(self, template: str, parent: str) -> str:
@@ -64,7 +67,8 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
     def render(self, name: str, namespace: Mapping[str, Any]) -> str:
         """Render template ``name`` (relative to ``root``) or raise TemplateError."""
         try:
-            return self.get_template(name).render(namespace)
+            return self.render_bounded(self.get_template(name), namespace,
+                                       seconds=self.render_seconds)
         except TemplateError:
             raise
         except Exception as exc:

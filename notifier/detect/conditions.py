@@ -3,7 +3,8 @@
 The expression sees ``customer``, ``order``, ``shipment`` and ``cart`` (the snapshots, or
 ``none`` when the case has no such entity — a cart rule has no ``shipment``), ``now`` and
 ``days_late``. It runs in Jinja2's immutable sandbox: no attribute starting with ``_``, no
-mutation, no I/O.
+mutation, no I/O; and within the bounds of :mod:`notifier.sandbox` (``order.number *
+10**8`` is refused, not gigabytes) and a time budget of :data:`CONDITION_SECONDS`.
 
 Mistakes surface as early as they can:
 
@@ -25,16 +26,20 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, get_type_hints
 
 from jinja2 import StrictUndefined, TemplateError, nodes
 from jinja2.environment import TemplateExpression
 from jinja2.parser import Parser
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 
 from notifier.domain import CartSnapshot, CustomerSnapshot, OrderSnapshot, ShipmentSnapshot
+from notifier.sandbox import BoundedSandbox, Budget, BudgetExceeded
+
+#: Time budget of one evaluation: a condition is evaluated per case, many per tick.
+CONDITION_SECONDS = 0.5
 
 #: The snapshot type behind each entity name, to check ``entity.attribute`` at load time.
 ENTITY_TYPES: Mapping[str, type] = {
@@ -55,9 +60,9 @@ class ConditionFailed(Exception):
     """Evaluating the expression raised; ``__cause__`` holds the Jinja2 or Python error."""
 
 
-def create_environment() -> ImmutableSandboxedEnvironment:
+def create_environment() -> BoundedSandbox:
     """The sandbox conditions run in; StrictUndefined so a missing value is an error."""
-    return ImmutableSandboxedEnvironment(undefined=StrictUndefined)
+    return BoundedSandbox(undefined=StrictUndefined)
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,8 @@ class Condition:
     def holds(self, values: Mapping[str, Any]) -> bool:
         """Whether the expression is truthy for ``values``; raises :class:`ConditionFailed`."""
         try:
-            return bool(self._expression(**values, **self._constants))
+            with Budget(CONDITION_SECONDS).active():
+                return bool(self._expression(**values, **self._constants))
         except Exception as exc:  # an operator's expression can raise anything
             raise ConditionFailed(f"{self.source!r}: {exc}") from exc
 
@@ -81,7 +87,7 @@ def compile_condition(
     source: str,
     *,
     names: Iterable[str],
-    environment: ImmutableSandboxedEnvironment | None = None,
+    environment: BoundedSandbox | None = None,
 ) -> Condition:
     """Compile ``source``, allowing only ``names`` as top-level variables.
 
@@ -103,15 +109,50 @@ def compile_condition(
         template = env.from_string(nodes.Template(body, lineno=1))
     except TemplateError as exc:  # unknown filter or test
         raise ConditionError(f"invalid expression: {exc.message or exc}") from exc
-    return Condition(
+    condition = Condition(
         source=source,
         names=used,
         _expression=TemplateExpression(template, undefined_to_none=False),
         _constants=constants,
     )
+    _dry_run(condition, allowed)
+    return condition
 
 
-def _parse(env: ImmutableSandboxedEnvironment, source: str) -> nodes.Expr:
+def _dry_run(condition: Condition, names: frozenset[str]) -> None:
+    """Evaluate once on sample values so ``rules check`` refuses an expression that breaks
+    the sandbox's bounds (``order.number * 10**8``); other failures on made-up values
+    (a None where a rule expects a value) are left to run time."""
+    try:
+        condition.holds({name: _sample(name) for name in names})
+    except ConditionFailed as exc:
+        if isinstance(exc.__cause__, BudgetExceeded):
+            raise ConditionError(f"exceeds the sandbox's bounds: {exc.__cause__}") from exc
+
+
+_SAMPLE_AT = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+
+
+def _sample(name: str) -> Any:
+    kind = ENTITY_TYPES.get(name)
+    if kind is None:
+        return _SAMPLE_AT if name == "now" else 1
+    hints = get_type_hints(kind)
+    values = {}
+    for f in dataclasses.fields(kind):
+        hint = str(hints[f.name])
+        values[f.name] = next((v for key, v in _SAMPLE_VALUES if key in hint), None)
+    return kind(**values)
+
+
+# By the first type name found in a field's annotation.
+_SAMPLE_VALUES: tuple[tuple[str, Any], ...] = (
+    ("tuple", ()), ("datetime", _SAMPLE_AT), ("Decimal", Decimal("100.00")),
+    ("bool", False), ("int", 1), ("str", "sample-12345"),
+)
+
+
+def _parse(env: BoundedSandbox, source: str) -> nodes.Expr:
     # What Environment.compile_expression does, keeping the tree so we can inspect it.
     parser = Parser(env, source, state="variable")
     expr = parser.parse_expression()
