@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from notifier.compose import Composer
+from notifier.compose.tooling import check_templates
 from notifier.config import Settings
 from notifier.connectors.baselinker_poller import build_baselinker_poller
 from notifier.deliver.base import ChannelBase
@@ -34,6 +35,8 @@ from notifier.store.leases import take_lease
 from notifier.track.job import Tracker
 from notifier.transit.service import LEASE as TRANSIT_LEASE
 from notifier.transit.service import ModelCache, refit
+
+log = logging.getLogger(__name__)
 
 log = logging.getLogger(__name__)
 
@@ -136,11 +139,26 @@ class Engine:
         return TickResult(found, dispatched, outbound, await self.track(now))
 
     def reload(self) -> list[str]:
-        """Re-read rules (kept whole or not at all) and templates; returns rule problems."""
-        problems = self.rules.reload()
+        """Re-read rules and templates, taken whole or not at all; returns the problems.
+
+        The rules must load and be non-empty, and every template must render against the
+        samples (``templates check``); otherwise the running set (rules, and templates
+        preloaded in memory) stays and every problem is returned and logged.
+        """
+        fresh, problems = self.rules.candidate()
+        settings = self.runtime.settings
+        problems += check_templates(self.composer.templates_dir, settings.shop,
+                                    sms_max_segments=self.composer.sms_max_segments,
+                                    from_addr=self.composer.from_addr, notes=False)
+        if fresh is None or problems:
+            log.error("reload refused, keeping %d rules and their templates:\n%s",
+                      len(self.rules()), "\n".join(problems))
+            return problems
+        self.rules.adopt(fresh)
         self.composer.environment.cache.clear()  # type: ignore[union-attr]
+        self.composer.environment.preload()
         self.dispatcher.disabled.clear()  # fixed templates get their steps back
-        return problems
+        return []
 
     async def aclose(self) -> None:
         await close_channels(self.channels)
@@ -169,6 +187,7 @@ def build_engine(runtime: Runtime, *, channels: dict[Channel, ChannelBase] | Non
     """The engine from settings: rules (refused whole if broken), templates, channels."""
     settings = runtime.settings
     composer = _composer(settings)
+    composer.environment.preload()
     rules = RuleBook(settings.paths.rules_dir, template_exists=template_lookup(settings, composer))
     offers = OfferService(settings) if settings.offers.enabled else None
     return Engine(runtime, rules=rules, composer=composer,

@@ -25,14 +25,28 @@ class RuleBook:
     def __call__(self) -> RuleSet:
         return self.current
 
-    def reload(self) -> list[str]:
-        """Try the files on disk; returns the problems (empty: the new set is live)."""
+    def candidate(self) -> tuple[RuleSet | None, list[str]]:
+        """The set on disk and its problems; an empty set is a problem too (pending
+        notifications would all end as "rule no longer loaded")."""
         try:
             fresh = load_rules(self.rules_dir, template_exists=self.template_exists)
         except RuleError as exc:
+            return None, exc.problems
+        if not len(fresh):
+            return None, [f"{self.rules_dir}: no rules; an empty set is refused "
+                          f"(keeping the {len(self.current)} loaded)"]
+        return fresh, []
+
+    def adopt(self, rules: RuleSet) -> None:
+        self.current = rules
+        log.info("rules reloaded: %d rules", len(rules))
+
+    def reload(self) -> list[str]:
+        """Try the files on disk; returns the problems (empty: the new set is live)."""
+        fresh, problems = self.candidate()
+        if fresh is None:
             log.error("rule reload refused, keeping %d rules:\n%s", len(self.current),
-                      "\n".join(exc.problems))
-            return exc.problems
-        self.current = fresh
-        log.info("rules reloaded: %d rules", len(fresh))
+                      "\n".join(problems))
+            return problems
+        self.adopt(fresh)
         return []

@@ -40,6 +40,9 @@ class TemplateEnvironment(BoundedSandbox):
             # No stat() per render: a stat per template per message cost more than the
             # render itself. Edited templates go live when the engine reloads.
             auto_reload=False,
+            # Never evicted: after preload() the whole last good set lives in memory, so
+            # a broken edit on disk reaches no customer until a reload accepts it.
+            cache_size=-1,
         )
         self.root = root
         self.render_seconds = render_seconds
@@ -73,6 +76,17 @@ class TemplateEnvironment(BoundedSandbox):
             raise
         except Exception as exc:
             raise TemplateError(self.describe(exc, name)) from exc
+
+    def preload(self) -> None:
+        """Compile every template file under ``root`` into the cache (see ``cache_size``);
+        one that does not compile is left out (a check reports it)."""
+        for name in self.list_templates(extensions=("html", "htm", "txt", "css")):
+            if any(part.startswith(".") for part in name.split("/")):
+                continue
+            try:
+                self.get_template(name)
+            except Exception:  # reported by check_templates
+                continue
 
     def check_syntax(self, name: str) -> None:
         """Compile ``name`` without rendering it; raise TemplateError on a syntax error."""

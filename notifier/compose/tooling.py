@@ -45,20 +45,23 @@ def check_templates(
     *,
     sms_max_segments: int = DEFAULT_SMS_MAX_SEGMENTS,
     from_addr: str = PREVIEW_FROM,
+    notes: bool = True,
 ) -> list[str]:
     """Every problem found under ``templates_dir``, one ``file:line: reason`` per line.
 
     A render problem names the sample scenario that triggers it first (``[with
     offer=none]``); an SMS over the limit is reported once, for its longest scenario.
+    ``notes=False`` leaves out remarks about the installation rather than the templates
+    (no Polish dictionary, no support contact): a reload is not refused for those.
     """
     root = Path(templates_dir)
     if not root.is_dir():
         return [f"{root}: templates directory not found"]
     composer = Composer(root, shop, from_addr=from_addr, sms_max_segments=sms_max_segments)
     report = _Report()
-    if not morphology_available():
+    if notes and not morphology_available():
         report.add("morfeusz2: SGJP dictionary unavailable; Polish greetings degrade")
-    if not (shop.support_email or shop.support_phone or shop.contact_url):
+    if notes and not (shop.support_email or shop.support_phone or shop.contact_url):
         report.add("shop: no support_email, support_phone or contact_url; messages offer no human")
     for path in sorted(p for p in root.rglob("*") if p.suffix in TEMPLATE_SUFFIXES):
         relative = path.relative_to(root)
