@@ -253,7 +253,7 @@ class _Context:
         period = q.Period(name, self.start, self.end)
         rule = self.rules.get(name)
         warnings: list[str] = []
-        rows = q.step_rows(self.session, period, self.revenue)
+        rows = q.step_rows(self.session, period, self.settings)
         contacts_until = (self.end + timedelta(days=self.config.contact_window_days)
                           if self.with_contacts else None)
         arms = q.arm_rows(self.session, period, self.revenue, contacts_until=contacts_until)
@@ -262,13 +262,13 @@ class _Context:
         revenue = {a: arms[a].revenue for a in ARMS if a in arms}
         contacted = {a: arms[a].contacted for a in ARMS if a in arms}
         offers = q.offers_by_step(self.session, period)
-        skipped = q.skipped_reasons(self.session, period)
+        skipped = [(r.step, r.reason or "", r.rows) for r in rows if r.status == "skipped"]
         step_surveys = q.surveys_by_step(self.session, period) if self.with_surveys else {}
         arm_surveys = (q.surveys_by_arm(
             self.session, period, self.revenue,
             until=self.end + timedelta(days=self.config.survey_window_days))
             if self.with_surveys else {})
-        if missing := q.unconverted_currencies(self.session, period, self.settings):
+        if missing := sorted({r.unknown_currency for r in rows if r.unknown_currency}):
             warnings.append("revenue in " + ", ".join(missing) + " left out: no exchange rate "
                             "in [offers.exchange_rates]")
 

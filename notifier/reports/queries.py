@@ -45,12 +45,13 @@ class Period:
 
 @dataclass(frozen=True)
 class StepRow:
-    """Notifications of one (step, arm, status, channel)."""
+    """Notifications of one (step, arm, status, channel, skip reason)."""
 
     step: int
     arm: str | None
     status: str
     channel: str | None
+    reason: str | None  # only for skipped rows
     rows: int
     sent: int
     delivered: int
@@ -61,6 +62,7 @@ class StepRow:
     clicked: int
     converted: int
     revenue: float
+    unknown_currency: str | None  # a revenue currency without exchange rate, if any
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,11 @@ class RecoveredCarts:
     via_link: int = 0
 
 
+def _known(settings: Settings) -> list[str]:
+    return sorted({settings.shop.currency.upper(),
+                   *(c.upper() for c in settings.offers.exchange_rates)})
+
+
 def revenue_in_shop_currency(settings: Settings) -> sa.ColumnElement[Any]:
     """``conversion_revenue`` in the shop currency (``[offers].exchange_rates``); revenue
     in a currency without a rate is left out (NULL) and reported as a warning."""
@@ -130,18 +137,23 @@ def _count_if(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
     return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
 
 
-def step_rows(session: Session, period: Period, revenue: sa.ColumnElement[Any]
-              ) -> list[StepRow]:
+def step_rows(session: Session, period: Period, settings: Settings) -> list[StepRow]:
+    """The one pass over the period's rows that every count comes from: grouped by step,
+    arm, status, channel and (for skipped rows only) the reason."""
+    reason = sa.case((N.c.status == "skipped", N.c.reason), else_=sa.null())
+    unknown = sa.case((N.c.conversion_currency.not_in(_known(settings)),
+                       N.c.conversion_currency), else_=sa.null())
     stmt = (sa.select(
-        N.c.step, N.c.arm, N.c.status, N.c.channel, sa.func.count(),
+        N.c.step, N.c.arm, N.c.status, N.c.channel, reason, sa.func.count(),
         sa.func.count(N.c.sent_at), sa.func.count(N.c.delivered_at),
         sa.func.count(N.c.bounced_at), sa.func.count(N.c.complained_at),
         sa.func.count(N.c.unsubscribed_at), sa.func.count(N.c.opened_at),
         sa.func.count(N.c.clicked_at), sa.func.count(N.c.converted_at),
-        sa.func.coalesce(sa.func.sum(revenue), 0))
+        sa.func.coalesce(sa.func.sum(revenue_in_shop_currency(settings)), 0),
+        sa.func.max(unknown))
         .where(period.where())
-        .group_by(N.c.step, N.c.arm, N.c.status, N.c.channel))
-    return [StepRow(*row[:13], float(row[13] or 0)) for row in session.execute(stmt)]
+        .group_by(N.c.step, N.c.arm, N.c.status, N.c.channel, reason))
+    return [StepRow(*row[:14], float(row[14] or 0), row[15]) for row in session.execute(stmt)]
 
 
 def _per_subject(period: Period, revenue: sa.ColumnElement[Any]) -> sa.Subquery:
@@ -158,19 +170,25 @@ def _per_subject(period: Period, revenue: sa.ColumnElement[Any]) -> sa.Subquery:
 
 def arm_rows(session: Session, period: Period, revenue: sa.ColumnElement[Any], *,
              contacts_until: datetime | None) -> dict[str, ArmRow]:
-    """Customers per arm. ``contacts_until`` None skips the contacts look-up (no contacts
-    recorded at all)."""
-    per = _per_subject(period, revenue)
+    """Customers per arm. With ``contacts_until`` also those who contacted support from
+    their first assignment until then (a pass per customer; skipped when no contact was
+    ever recorded)."""
     if contacts_until is None:
-        contacted: sa.ColumnElement[int] = sa.literal(0)
+        subject = _subject()
+        converted = sa.case((N.c.converted_at.is_not(None), subject), else_=sa.null())
+        stmt = (sa.select(N.c.arm, sa.func.count(sa.distinct(subject)),
+                          sa.func.count(sa.distinct(converted)),
+                          sa.func.coalesce(sa.func.sum(revenue), 0), sa.literal(0))
+                .where(period.where(), N.c.arm.is_not(None)).group_by(N.c.arm))
     else:
+        per = _per_subject(period, revenue)
         touched = sa.exists().where(K.c.customer_id == per.c.customer_id,
                                     K.c.contacted_at >= per.c.first,
                                     K.c.contacted_at < contacts_until)
-        contacted = _count_if(touched)
-    stmt = sa.select(per.c.arm, sa.func.count(), sa.func.coalesce(sa.func.sum(per.c.converted), 0),
-                     sa.func.coalesce(sa.func.sum(per.c.revenue), 0), contacted
-                     ).group_by(per.c.arm)
+        stmt = sa.select(per.c.arm, sa.func.count(),
+                         sa.func.coalesce(sa.func.sum(per.c.converted), 0),
+                         sa.func.coalesce(sa.func.sum(per.c.revenue), 0), _count_if(touched)
+                         ).group_by(per.c.arm)
     return {arm: ArmRow(int(n), int(conv), float(rev or 0), int(touched_n))
             for arm, n, conv, rev, touched_n in session.execute(stmt)}
 
@@ -179,8 +197,11 @@ def buyer_revenues(session: Session, period: Period, revenue: sa.ColumnElement[A
                    ) -> dict[str, list[float]]:
     """Revenue per customer who bought, per arm (the others are zeros)."""
     subject = _subject()
+    # Through ix_notifications_rule_converted: only the rows that converted are read.
     stmt = (sa.select(N.c.arm, sa.func.sum(revenue))
-            .where(period.where(), N.c.arm.is_not(None), N.c.converted_at.is_not(None))
+            .where(N.c.rule == period.rule, N.c.converted_at.is_not(None),
+                   N.c.detected_at >= period.start, N.c.detected_at < period.end,
+                   N.c.arm.is_not(None))
             .group_by(N.c.arm, subject))
     out: dict[str, list[float]] = defaultdict(list)
     for arm, value in session.execute(stmt):
@@ -223,13 +244,6 @@ def surveys_by_step(session: Session, period: Period) -> dict[int, SurveyCounts]
     return out
 
 
-def skipped_reasons(session: Session, period: Period) -> list[tuple[int, str, int]]:
-    stmt = (sa.select(N.c.step, N.c.reason, sa.func.count())
-            .where(period.where(), N.c.status == "skipped")
-            .group_by(N.c.step, N.c.reason))
-    return [(step, reason or "", int(n)) for step, reason, n in session.execute(stmt)]
-
-
 def offers_by_step(session: Session, period: Period) -> dict[int, OfferCounts]:
     """Offers attached to the period's notifications. Voided ones never reached the
     customer and are not counted as issued; the discount cost of a redeemed offer is its
@@ -254,14 +268,6 @@ def recovered_by_arm(session: Session, period: Period) -> dict[str, RecoveredCar
             .group_by(N.c.arm))
     return {arm: RecoveredCarts(int(n), float(v or 0), int(link))
             for arm, n, v, link in session.execute(stmt) if arm is not None}
-
-
-def unconverted_currencies(session: Session, period: Period, settings: Settings) -> list[str]:
-    """Currencies of attributed revenue that have no exchange rate (left out of sums)."""
-    known = {settings.shop.currency.upper(), *(c.upper() for c in settings.offers.exchange_rates)}
-    stmt = (sa.select(N.c.conversion_currency).distinct()
-            .where(period.where(), N.c.conversion_currency.is_not(None)))
-    return sorted(c for (c,) in session.execute(stmt) if c and c.upper() not in known)
 
 
 def first_assignment(session: Session, rule: str) -> datetime | None:

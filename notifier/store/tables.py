@@ -215,6 +215,7 @@ class Notification(SQLModel, table=True):
         sa.Index("ix_notifications_status_due", "status", "due_at"),
         sa.Index("ix_notifications_customer_sent", "customer_id", "purpose", "sent_at"),
         sa.Index("ix_notifications_rule_detected", "rule", "detected_at"),  # reports (#14)
+        sa.Index("ix_notifications_rule_converted", "rule", "converted_at"),  # reports (#14)
     )
 
     id: int | None = Field(default=None, primary_key=True)
