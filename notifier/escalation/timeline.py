@@ -31,12 +31,27 @@ class TimelineEntry:
     status: str
     reason: str | None = None
     offer_code: str | None = None
+    # What came of it (the track stage): receipts, the first counted click, the order it
+    # was credited with, the rating given through it.
+    delivered_at: datetime | None = None
+    bounced_at: datetime | None = None
+    complained_at: datetime | None = None
+    clicked_at: datetime | None = None
+    converted_at: datetime | None = None
+    conversion_order: int | None = None
+    rating: int | None = None
 
     def to_payload(self) -> dict[str, Any]:
+        def iso(value: datetime | None) -> str | None:
+            return value.isoformat() if value else None
+
         return {"at": self.at.isoformat(), "notification_id": self.notification_id,
                 "rule": self.rule, "step": self.step, "template": self.template,
                 "channel": self.channel, "status": self.status, "reason": self.reason,
-                "offer_code": self.offer_code}
+                "offer_code": self.offer_code, "delivered_at": iso(self.delivered_at),
+                "bounced_at": iso(self.bounced_at), "complained_at": iso(self.complained_at),
+                "clicked_at": iso(self.clicked_at), "converted_at": iso(self.converted_at),
+                "conversion_order": self.conversion_order, "rating": self.rating}
 
 
 def timeline(session: Session, *, customer_id: int | None, order_id: int | None,
@@ -64,7 +79,10 @@ def timeline(session: Session, *, customer_id: int | None, order_id: int | None,
     entries = [
         TimelineEntry(at=n.sent_at or n.detected_at, notification_id=n.id or 0, rule=n.rule,
                       step=n.step, template=n.template, channel=n.channel, status=n.status,
-                      reason=n.reason, offer_code=code)
+                      reason=n.reason, offer_code=code, delivered_at=n.delivered_at,
+                      bounced_at=n.bounced_at, complained_at=n.complained_at,
+                      clicked_at=n.clicked_at, converted_at=n.converted_at,
+                      conversion_order=n.conversion_order, rating=n.rating)
         for n, code in session.exec(stmt).all()
     ]
     return tuple(sorted(entries, key=lambda e: (e.at, e.notification_id)))

@@ -1,4 +1,6 @@
-"""Answer "why did this customer (not) get it?" from the outbox and its attempts."""
+"""Answer "why did this customer (not) get it?", and what came of it: the outbox row, its
+attempts, and the outcomes the track stage recorded (receipts, clicks, conversion,
+rating) with the provider events behind them."""
 
 from __future__ import annotations
 
@@ -7,7 +9,33 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from notifier.store.outbox import attempts_of
-from notifier.store.tables import Notification
+from notifier.store.tables import Notification, Order
+from notifier.store.track_tables import LinkClick, ReceiptEvent, SurveyAnswer
+
+OUTCOMES = ("delivered_at", "bounced_at", "complained_at", "unsubscribed_at", "deferred_at",
+            "opened_at", "clicked_at", "converted_at")
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def outcomes(session: Session, n: Notification) -> dict[str, Any]:
+    """The outcome fields of ``GET /v1/notifications/{id}`` (and the timeline)."""
+    order = session.get(Order, n.conversion_order) if n.conversion_order else None
+    answer = session.exec(select(SurveyAnswer).where(
+        SurveyAnswer.notification_id == n.id)).first()
+    return {
+        **{name: _iso(getattr(n, name)) for name in OUTCOMES},
+        "bounce_kind": n.bounce_kind, "clicks": n.clicks,
+        "conversion_order": n.conversion_order,
+        "conversion_order_number": order.number if order else None,
+        "conversion_revenue": (str(n.conversion_revenue) if n.conversion_revenue is not None
+                               else None),
+        "conversion_currency": n.conversion_currency,
+        "converted_after_click": n.converted_after_click, "survey": n.survey,
+        "rating": n.rating, "rating_comment": answer.comment if answer else None,
+    }
 
 
 def list_notifications(session: Session, *, status: str | None = None, rule: str | None = None,
@@ -34,8 +62,21 @@ def describe(session: Session, notification_id: int) -> dict[str, Any] | None:
         "recipient": n.recipient, "status": n.status, "reason": n.reason,
         "due_at": n.due_at.isoformat(), "detected_at": n.detected_at.isoformat(),
         "sent_at": n.sent_at.isoformat() if n.sent_at else None,
-        "delivered_at": n.delivered_at.isoformat() if n.delivered_at else None,
-        "provider_id": n.provider_id, "attempts": [
+        "provider_id": n.provider_id, **outcomes(session, n),
+        "receipts": [
+            {"provider": r.provider, "kind": r.kind, "bounce_kind": r.bounce_kind,
+             "status": r.status, "at": r.occurred_at.isoformat(), "detail": r.detail}
+            for r in session.exec(select(ReceiptEvent).where(
+                ReceiptEvent.notification_id == notification_id)
+                .order_by(col(ReceiptEvent.occurred_at), col(ReceiptEvent.id)))
+        ],
+        "link_clicks": [
+            {"link": c.link_index, "at": c.at.isoformat(), "counted": c.counted,
+             "flag": c.flag}
+            for c in session.exec(select(LinkClick).where(
+                LinkClick.notification_id == notification_id).order_by(col(LinkClick.id)))
+        ],
+        "attempts": [
             {"number": a.number, "channel": a.channel, "outcome": a.outcome,
              "started_at": a.started_at.isoformat(), "provider_id": a.provider_id,
              "error": a.error, "duration_ms": a.duration_ms}
@@ -61,4 +102,35 @@ def explain(session: Session, notification_id: int) -> str | None:
         lines.append(f"  attempt {a['number']} {a['channel']} at {a['started_at']}: "
                      f"{a['outcome']}" + (f" ({a['error']})" if a["error"] else "")
                      + (f" id={a['provider_id']}" if a["provider_id"] else ""))
+    lines += _outcome_lines(data)
     return "\n".join(lines)
+
+
+def _outcome_lines(data: dict[str, Any]) -> list[str]:
+    lines = []
+    for r in data["receipts"]:
+        lines.append(f"  {r['provider']} reported {r['kind']}"
+                     + (f" ({r['bounce_kind']})" if r["bounce_kind"] else "")
+                     + f" at {r['at']}" + (f": {r['status']}" if r["status"] else "")
+                     + (f" {r['detail']}" if r["detail"] else ""))
+    if data["opened_at"]:
+        lines.append(f"  opened {data['opened_at']} (information only, not attribution)")
+    scanners = [c for c in data["link_clicks"] if not c["counted"]]
+    if data["clicks"] or scanners:
+        lines.append(f"  clicks: {data['clicks']}"
+                     + (f", first {data['clicked_at']}" if data["clicked_at"] else "")
+                     + (f"; {len(scanners)} scanner request(s) not counted "
+                        f"({', '.join(sorted({c['flag'] for c in scanners}))})"
+                        if scanners else ""))
+    if data["converted_at"]:
+        lines.append(f"  converted {data['converted_at']}: order {data['conversion_order']}"
+                     + (f" ({data['conversion_order_number']})"
+                        if data["conversion_order_number"] else "")
+                     + f", {data['conversion_revenue']} {data['conversion_currency']}"
+                     + (", after a click" if data["converted_after_click"] else "")
+                     + (" (held out: measured from the due time)"
+                        if data["status"] == "held_out" else ""))
+    if data["rating"] is not None:
+        lines.append(f"  rating ({data['survey']}): {data['rating']}"
+                     + (f' - "{data["rating_comment"]}"' if data["rating_comment"] else ""))
+    return lines
