@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from notifier.config import Settings
+from notifier.ingest import push_subscriptions
 from notifier.ingest.promises import promise
 from notifier.ingest.records import (
     AnyRecord,
@@ -338,6 +339,9 @@ class Applier:
         if order_id is not None:
             values["order_id"] = order_id
         self._save(CARTS, record, held, values)
+        if values.get("customer_id") is not None:
+            push_subscriptions.link_cart(self.session, cart_token=record.external_id,
+                                         customer_id=values["customer_id"], now=self.now)
         return "applied"
 
     def cart_deleted(self, record: CartDeleted) -> str:

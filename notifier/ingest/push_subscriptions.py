@@ -71,6 +71,18 @@ def subscribe(factory: sessionmaker[Session], *, subscription: BrowserSubscripti
         return _subscribe(factory, subscription, subscriber, now)
 
 
+def link_cart(session: Session, *, cart_token: str, customer_id: int, now: datetime) -> int:
+    """A cart turned out to be a known customer's: its anonymous subscriptions become theirs
+    (inside the caller's transaction, the ingest of that cart). Returns how many."""
+    rows = session.exec(select(PushSubscriptionRow).where(
+        PushSubscriptionRow.cart_token == cart_token,
+        PushSubscriptionRow.customer_id.is_(None))).all()  # type: ignore[union-attr]
+    for row in rows:
+        _link(session, row, customer_id, row.source, now)
+        session.add(row)
+    return len(rows)
+
+
 def unsubscribe(factory: sessionmaker[Session], *, endpoint: str, auth: str,
                 now: datetime) -> bool:
     """Forget the subscription (the browser's ``unsubscribe()``); False if unknown."""

@@ -15,6 +15,7 @@ from notifier.runtime import Runtime
 from notifier.store import consent_log
 from notifier.store.push_tables import PushSubscriptionRow
 from notifier.store.tables import Consent, Customer
+from tests.engine.conftest import put
 from tests.fakes.push_endpoint import PushClient
 from tests.push.conftest import PUBLISHABLE_KEY, SHOP_ORIGIN, customer_token
 
@@ -208,3 +209,22 @@ def test_scripts_carry_the_configuration(client: TestClient, runtime: Runtime) -
         assert "http://127.0.0.1:8000/push/subscriptions" in text
         assert "/*NOTIFIER_CONFIG*/" not in text
         assert len(text.encode()) < 8192
+
+
+def test_anonymous_subscription_is_linked_when_its_cart_names_the_customer(
+        client: TestClient, runtime: Runtime) -> None:
+    sub = subscription_json()
+    client.post(PATH, json={"publishable_key": PUBLISHABLE_KEY, "subscription": sub,
+                            "cart_token": "K-9"})
+    at = runtime.clock()
+    put(runtime, "cart", {"external_id": "K-9", "currency": "PLN", "value": "10.00",
+                          "last_activity_at": at.isoformat(),
+                          "customer": {"external_id": "cust-9", "email": "e@example.pl"}},
+        now=at, source="shopify")
+    [row] = rows(runtime)
+    with runtime.sessions() as session:
+        customer = session.exec(select(Customer).where(Customer.external_id == "cust-9")).one()
+        purposes = {c.purpose for c in session.exec(select(Consent))}
+    assert row.customer_id == customer.id
+    assert [s["endpoint"] for s in customer.push_subscriptions] == [sub["endpoint"]]
+    assert purposes == {"transactional"}
