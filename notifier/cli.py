@@ -281,6 +281,9 @@ def _mount_groups() -> None:
     from notifier.reports.commands import add_report_command
 
     add_report_command(app, get_settings)
+    from notifier.ingest.push_cli import add_push_commands
+
+    add_push_commands(push_app, get_settings)
 
 
 def _customer_context(settings: Settings, customer_id: int, message_name: str):  # type: ignore[no-untyped-def]
