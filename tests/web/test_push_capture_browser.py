@@ -345,3 +345,21 @@ def test_worker_re_registers_a_subscription_the_browser_replaced(
         assert customer is not None
         assert [s["endpoint"] for s in customer.push_subscriptions] == [renewed.endpoint]
     context.close()
+
+
+def test_customer_turns_push_off_in_the_page(
+        browser: Browser, runtime: Runtime, engine_url: str, shop: Storefront,
+        push_service: FakePushService) -> None:
+    storefront(shop, engine_url,
+               customer_token=customer_token("cust-42", NOW, valid_for=timedelta(hours=1)))
+    context = browser_context(browser, shop, PushClient.create(), push_service.endpoint("d"))
+    page = context.new_page()
+    assert click_subscribe(page, shop)["status"] == 201
+    answer = page.evaluate("() => notifierPush.unsubscribe()")
+    assert answer["status"] == 204, answer
+    assert stored(runtime) == []
+    with runtime.sessions() as session:
+        assert session.exec(select(Customer)).one().push_subscriptions == []
+    assert page.evaluate("() => navigator.serviceWorker.ready.then((r) => "
+                         "r.pushManager.getSubscription())") is None
+    context.close()
