@@ -340,7 +340,9 @@ class Applier:
             values["order_id"] = order_id
         self._save(CARTS, record, held, values)
         if values.get("customer_id") is not None:
-            push_subscriptions.link_cart(self.session, cart_token=record.external_id,
+            # The storefront names the cart by its token: our key, or Shopify's cart_token.
+            tokens = {record.external_id, record.alias} - {None}
+            push_subscriptions.link_cart(self.session, cart_tokens=tokens,
                                          customer_id=values["customer_id"], now=self.now)
         return "applied"
 

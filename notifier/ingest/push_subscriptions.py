@@ -18,9 +18,10 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from notifier.store import consent_log
 from notifier.store.db import transaction
@@ -71,12 +72,13 @@ def subscribe(factory: sessionmaker[Session], *, subscription: BrowserSubscripti
         return _subscribe(factory, subscription, subscriber, now)
 
 
-def link_cart(session: Session, *, cart_token: str, customer_id: int, now: datetime) -> int:
+def link_cart(session: Session, *, cart_tokens: set[str], customer_id: int,
+              now: datetime) -> int:
     """A cart turned out to be a known customer's: its anonymous subscriptions become theirs
     (inside the caller's transaction, the ingest of that cart). Returns how many."""
     rows = session.exec(select(PushSubscriptionRow).where(
-        PushSubscriptionRow.cart_token == cart_token,
-        PushSubscriptionRow.customer_id.is_(None))).all()  # type: ignore[union-attr]
+        col(PushSubscriptionRow.cart_token).in_(cart_tokens),
+        col(PushSubscriptionRow.customer_id).is_(None))).all()
     for row in rows:
         _link(session, row, customer_id, row.source, now)
         session.add(row)
@@ -167,8 +169,10 @@ def _customer_for(session: Session, who: Subscriber, now: datetime) -> int | Non
             session.flush()
         return customer.id
     if who.cart_token:
-        cart = session.exec(select(Cart).where(Cart.external_id == who.cart_token,
-                                               Cart.customer_id.is_not(None))).first()  # type: ignore[union-attr]
+        # Our cart key, or the platform's cart token (Shopify: Cart.alias).
+        cart = session.exec(select(Cart).where(
+            sa.or_(Cart.external_id == who.cart_token, Cart.alias == who.cart_token),
+            col(Cart.customer_id).is_not(None))).first()
         return cart.customer_id if cart else None
     return None
 

@@ -211,13 +211,16 @@ def test_scripts_carry_the_configuration(client: TestClient, runtime: Runtime) -
         assert len(text.encode()) < 8192
 
 
+@pytest.mark.parametrize("key", [{"external_id": "K-9"},
+                                 {"external_id": "checkout-5", "alias": "K-9"}])
 def test_anonymous_subscription_is_linked_when_its_cart_names_the_customer(
-        client: TestClient, runtime: Runtime) -> None:
+        client: TestClient, runtime: Runtime, key: dict[str, str]) -> None:
+    """By our cart key, or by the platform's cart token (Shopify checkouts' cart_token)."""
     sub = subscription_json()
     client.post(PATH, json={"publishable_key": PUBLISHABLE_KEY, "subscription": sub,
                             "cart_token": "K-9"})
     at = runtime.clock()
-    put(runtime, "cart", {"external_id": "K-9", "currency": "PLN", "value": "10.00",
+    put(runtime, "cart", {**key, "currency": "PLN", "value": "10.00",
                           "last_activity_at": at.isoformat(),
                           "customer": {"external_id": "cust-9", "email": "e@example.pl"}},
         now=at, source="shopify")
