@@ -47,7 +47,6 @@ def build_survey_router(runtime: Runtime) -> APIRouter:
     router = APIRouter(tags=["customers"])
     settings = runtime.settings
     secret = settings.server.secret_key.get_secret_value()
-    base = settings.server.public_url.rstrip("/")
     grace = timedelta(seconds=settings.track.scanner_grace_s)
 
     def language(notification_id: int) -> tuple[str, bool]:
@@ -91,7 +90,8 @@ def build_survey_router(runtime: Runtime) -> APIRouter:
             f'<a href="{html.escape(url)}" aria-label="{t["score"].format(score=s)}"'
             + (' aria-current="true"' if s == score and answer.recorded else "")
             + f">{s}</a>"
-            for s, url in survey_links(base, answer.notification_id, answer.kind, secret))
+            # Relative: the page links to itself, whatever host it was reached by.
+            for s, url in survey_links("", answer.notification_id, answer.kind, secret))
         comment = html.escape(answer.comment or "")
         form = ("" if not answer.recorded else
                 f'<form method="post"><input type="hidden" name="score" value="{score}">'
