@@ -224,15 +224,21 @@ def notifications_list(
     status: Annotated[str | None, typer.Option(help="e.g. failed, skipped, pending")] = None,
     rule: Annotated[str | None, typer.Option()] = None,
     limit: Annotated[int, typer.Option()] = 50,
+    kind: Annotated[str | None, typer.Option(
+        help="message, support (escalation emails), webhook, shopify; default: all")] = None,
 ) -> None:
-    """List notifications, newest first, with their reason."""
+    """List outbox rows (customer messages, support emails, webhooks, shop calls), newest
+    first, with their reason."""
     from notifier.runtime import create_runtime
     from notifier.track.explain import list_notifications
 
     runtime = create_runtime(get_settings())
     with runtime.sessions() as session:
-        for row in list_notifications(session, status=status, rule=rule, limit=limit):
-            typer.echo(f"{row.id:>6}  {row.status:<10} {row.rule}#{row.step} "
+        for row in list_notifications(session, status=status, rule=rule, limit=limit,
+                                      kind=kind):
+            what = (f"{row.rule}#{row.step}" if row.kind == "message"
+                    else f"{row.kind}:{row.template}")
+            typer.echo(f"{row.id:>6}  {row.status:<10} {what} "
                        f"{row.entity_kind}:{row.entity_id}  {row.channel or '-':<5} "
                        f"{row.reason or ''}")
     runtime.close()
@@ -265,8 +271,14 @@ def _mount_groups() -> None:
 
         return engine_lookup(settings)
 
+    def rules_for(settings: Settings):  # type: ignore[no-untyped-def]
+        # The rules as the engine loads them (refused whole if broken).
+        from notifier.pipeline import load_rulebook
+
+        return load_rulebook(settings)()
+
     rules_cli = build_rules_cli(get_settings, template_lookup=template_lookup)
-    add_simulate_command(rules_cli, get_settings)
+    add_simulate_command(rules_cli, get_settings, rules_for=rules_for)
     app.add_typer(rules_cli, name="rules")
     app.add_typer(build_templates_cli(get_settings, customer_context=_customer_context),
                   name="templates")

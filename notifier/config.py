@@ -42,6 +42,7 @@ from notifier.errors import ConfigError
 
 CONFIG_ENV = "NOTIFIER_CONFIG"
 CHANNELS = ("email", "sms", "push")
+RATE_LIMITED = (*CHANNELS, "webhook", "shopify")
 PURPOSES = ("transactional", "marketing")
 
 
@@ -173,6 +174,10 @@ class SmtpSettings(Section):
     starttls: bool = True
     use_tls: bool = False
     timeout_s: float = Field(default=30.0, gt=0, description="connect and per-command timeout")
+    final_reply_timeout_s: float = Field(
+        default=600.0, gt=0,
+        description="wait for the reply to the message data (RFC 5321: 10 minutes); no "
+                    "reply in time is an unknown outcome, see delivery.on_unknown")
     pool_size: int = Field(default=4, ge=1)
 
 
@@ -292,6 +297,10 @@ class DeliverySettings(Section):
     backoff_base_s: float = Field(default=30.0, gt=0)
     backoff_max_s: float = Field(default=3600.0, gt=0)
     lease_s: float = Field(default=300.0, gt=0, description="a claim older than this is retaken")
+    on_unknown: Literal["resend", "hold"] = Field(
+        default="hold",
+        description="a send with no known outcome: hold it (at most once) or resend it "
+                    "(at least once)")
     batch_size: int = Field(default=100, ge=1)
     concurrency: int = Field(default=8, ge=1, description="messages in flight per worker")
     sms_max_segments: int = Field(default=3, ge=1)
@@ -331,8 +340,8 @@ class DeliverySettings(Section):
     @classmethod
     def _rate_keys(cls, value: dict[str, float]) -> dict[str, float]:
         for key in value:
-            if key not in CHANNELS:
-                raise ValueError(f"{key!r}: keys are channels ({', '.join(CHANNELS)})")
+            if key not in RATE_LIMITED:
+                raise ValueError(f"{key!r}: keys are channels ({', '.join(RATE_LIMITED)})")
         return value
 
     def quiet_window(self, channel: str, purpose: str) -> TimeWindow | None:
@@ -353,15 +362,13 @@ class OutboundWebhookSettings(Section):
 
     Every POST carries ``X-Notifier-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of
     "<t>.<raw body>" keyed with secret>``; a receiver recomputes it and refuses an old ``t``
-    (replays). Failures are retried with exponential backoff up to ``max_attempts``.
+    (replays). Each call is an outbox row retried like every message (``[delivery]``
+    ``max_attempts`` and backoff); ``X-Notifier-Delivery`` lets the receiver deduplicate.
     """
 
     url: str = Field(default="", description="empty: nothing is sent")
     secret: SecretStr = SecretStr("")
     timeout_s: float = Field(default=10.0, gt=0)
-    max_attempts: int = Field(default=8, ge=1)
-    backoff_base_s: float = Field(default=60.0, gt=0)
-    backoff_max_s: float = Field(default=21600.0, gt=0)
 
     @model_validator(mode="after")
     def _signed(self) -> OutboundWebhookSettings:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import time, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer
 
@@ -96,17 +96,19 @@ class TimeWindow:
         return f"{self.start:%H:%M}-{self.end:%H:%M}"
 
 
-def _window(value: object) -> TimeWindow | None:
-    if value is None or isinstance(value, TimeWindow):
-        return value
-    if not isinstance(value, str):
-        raise ValueError(f"a time window is a quoted string HH:MM-HH:MM, not {value!r}")
-    return TimeWindow.parse(value) if value.strip() else None
+def _optional(kind: type[Any], shape: str) -> Any:
+    """A field type for ``kind`` written as a string (parsed by ``kind.parse``); an empty
+    string means "none"."""
 
+    def parse(value: object) -> Any:
+        if value is None or isinstance(value, kind):
+            return value
+        if not isinstance(value, str):
+            raise ValueError(f"write it as a quoted string {shape}, not {value!r}")
+        return kind.parse(value) if value.strip() else None
 
-#: ``"21:00-08:00"`` -> :class:`TimeWindow`; an empty string means "no window".
-Window = Annotated[TimeWindow | None, BeforeValidator(_window),
-                   PlainSerializer(lambda w: str(w) if w else "", return_type=str)]
+    return Annotated[kind | None, BeforeValidator(parse),
+                     PlainSerializer(lambda v: str(v) if v else "", return_type=str)]
 
 
 @dataclass(frozen=True)
@@ -134,14 +136,8 @@ class Cap:
         return self.text or f"{self.count}/{format_duration(self.window)}"
 
 
-def _cap(value: object) -> Cap | None:
-    if value is None or isinstance(value, Cap):
-        return value
-    if not isinstance(value, str):
-        raise ValueError(f"a cap is a quoted string N/duration (e.g. 1/24h), not {value!r}")
-    return Cap.parse(value) if value.strip() else None
-
+#: ``"21:00-08:00"`` -> :class:`TimeWindow`; an empty string means "no window".
+Window = _optional(TimeWindow, "HH:MM-HH:MM (e.g. 21:00-08:00)")
 
 #: ``"1/24h"`` -> :class:`Cap`; an empty string means "no cap".
-CapText = Annotated[Cap | None, BeforeValidator(_cap),
-                    PlainSerializer(lambda c: str(c) if c else "", return_type=str)]
+CapText = _optional(Cap, "N/duration (e.g. 1/24h)")

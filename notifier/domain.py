@@ -85,7 +85,49 @@ class PushMessage:
     channel: Channel = field(default=Channel.PUSH, init=False)
 
 
-Message = EmailMessage | SmsMessage | PushMessage
+class Integration(StrEnum):
+    """A system (not a customer) the engine calls through the outbox: the signed outbound
+    webhooks and the Shopify Admin API. Kept apart from :class:`Channel`, which rules list."""
+
+    WEBHOOK = "webhook"
+    SHOPIFY = "shopify"
+
+
+@dataclass(frozen=True)
+class WebhookCall:
+    """One signed POST of ``body`` (JSON text, signed as is) to the receiver ``target``
+    (``offers`` or ``escalation``); ``delivery_id`` goes out as ``X-Notifier-Delivery``
+    so the receiver deduplicates a retry."""
+
+    target: str
+    event: str
+    body: str
+    delivery_id: int
+
+    channel: Integration = field(default=Integration.WEBHOOK, init=False)
+
+
+@dataclass(frozen=True)
+class ShopCall:
+    """One Shopify Admin API operation (``discount.create``) with its JSON ``data``."""
+
+    operation: str
+    data: str
+    delivery_id: int
+
+    channel: Integration = field(default=Integration.SHOPIFY, init=False)
+
+
+class Kind(StrEnum):
+    """What an outbox row carries: a customer message or a call made for the shop."""
+
+    MESSAGE = "message"  # a rule's step to a customer: email, SMS or push
+    SUPPORT = "support"  # an escalation email to the support inbox
+    WEBHOOK = "webhook"  # offer.issued, offer.voided, escalation.created, pool alerts
+    SHOPIFY = "shopify"  # a Shopify Admin API call (discount creation)
+
+
+Message = EmailMessage | SmsMessage | PushMessage | WebhookCall | ShopCall
 
 
 @dataclass(frozen=True)
@@ -201,3 +243,26 @@ class CartSnapshot:
     last_activity_at: datetime | None = None
     completed_at: datetime | None = None
     deleted_at: datetime | None = None
+
+
+class OfferKind(StrEnum):
+    """How an offer pays the customer back; templates branch on it."""
+
+    PERCENT = "percent"
+    AMOUNT = "amount"
+    FREE_SHIPPING = "free_shipping"
+
+
+@dataclass(frozen=True)
+class OfferView:
+    """A reserved discount as a template shows it.
+
+    ``value`` is 10 for 10% (``PERCENT``), the amount in ``currency`` for ``AMOUNT`` and
+    is ignored for ``FREE_SHIPPING``. Templates print it with ``{{ offer|discount }}``.
+    """
+
+    code: str
+    kind: OfferKind
+    value: Decimal = Decimal(0)
+    currency: str = "PLN"
+    expires_at: datetime | None = None

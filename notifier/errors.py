@@ -9,8 +9,8 @@
     ├── TemplateError          a template fails to load or render (file, line, reason);
     │   └── SmsTooLongError    an SMS renders past the segment limit (compose.composer)
     ├── RecipientError         no address for this customer on a channel (compose)
-    ├── DeliveryError          a channel could not hand a message over
-    │                          (``permanent`` says whether retrying can help)
+    ├── DeliveryError          a channel could not hand a message over (``permanent``,
+    │                          ``retry_after``, ``suppress``, ``unknown`` outcome)
     ├── ConnectorError         a pulled source (BaseLinker) answered with an error
     │                          (``transient``, the provider's code; connectors.errors)
     └── PositionMoved          another poller advanced the journal first (connectors.errors)
@@ -19,6 +19,8 @@ Driver and library errors are kept as ``__cause__``.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 
 class NotifierError(Exception):
@@ -67,18 +69,34 @@ class TemplateError(NotifierError):
     """Raised when a template fails to load or render; the message says file:line and why."""
 
 
-class DeliveryError(NotifierError):
-    """Raised by a channel when a message was not handed over.
+@dataclass(frozen=True)
+class Suppress:
+    """What a permanent failure says about the address: never write to it again on this
+    channel (for ``purpose``; empty: for every purpose), and why."""
 
-    ``permanent`` errors (hard bounce, invalid number, unsubscribed) are never retried and
-    may feed the suppression list; transient ones are retried with backoff.
+    reason: str
+    purpose: str = ""
+
+
+class DeliveryError(NotifierError):
+    """Raised by a channel when a message was not handed over; it carries its consequences.
+
+    ``permanent`` errors (hard bounce, invalid number) are never retried; ``suppress`` says
+    whether the address goes on the suppression list (STOP, hard bounce, dead push
+    subscription), so no caller decodes ``code``. Transient ones are retried with backoff,
+    no sooner than ``retry_after`` seconds. ``unknown`` means the provider may have taken
+    the message although we saw no answer (a timeout after the data was sent): the
+    ``delivery.on_unknown`` policy decides between resending and holding it.
     """
 
     def __init__(
-        self, reason: str, *, permanent: bool, code: str = "", retry_after: float | None = None
+        self, reason: str, *, permanent: bool, code: str = "", retry_after: float | None = None,
+        suppress: Suppress | None = None, unknown: bool = False,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
         self.code = code
         self.retry_after = retry_after
+        self.suppress = suppress
+        self.unknown = unknown

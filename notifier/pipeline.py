@@ -21,14 +21,12 @@ from notifier.compose.tooling import check_templates
 from notifier.config import Settings
 from notifier.connectors.baselinker_poller import build_baselinker_poller
 from notifier.deliver.base import ChannelBase
-from notifier.deliver.registry import build_channels, close_channels
+from notifier.deliver.registry import build_channels, build_integrations, close_channels
 from notifier.detect.rules import TemplateExists
 from notifier.detect.scan import ScanResult, scan
 from notifier.dispatch import Dispatcher
-from notifier.domain import Channel, Outgoing
-from notifier.errors import DeliveryError
+from notifier.domain import Channel
 from notifier.offers import OfferService
-from notifier.offers.outbound import OutboundSender
 from notifier.rulebook import RuleBook
 from notifier.runtime import Runtime
 from notifier.store.leases import take_lease
@@ -38,14 +36,11 @@ from notifier.transit.service import ModelCache, refit
 
 log = logging.getLogger(__name__)
 
-log = logging.getLogger(__name__)
-
 
 @dataclass
 class TickResult:
     scan: ScanResult
     dispatched: Counter[str] = field(default_factory=Counter)
-    outbound: Counter[str] = field(default_factory=Counter)
     tracked: Counter[str] = field(default_factory=Counter)
 
 
@@ -56,16 +51,17 @@ class Engine:
         self.runtime = runtime
         self.rules = rules
         self.composer = composer
-        self.channels = channels
+        # Customer channels as given, plus the webhooks and Shopify Admin API (one outbox:
+        # the dispatcher sends support emails, webhooks and shop calls too).
+        self.channels: dict[str, ChannelBase] = {
+            **build_integrations(runtime.settings, clock=runtime.clock), **channels}
         self.offers = offers
         # Every worker predicts with the newest stored transit model (re-read on a new
         # version only); the dispatcher re-checks at-risk parcels with the same one.
         self.transit = ModelCache(runtime.sessions)
-        self.dispatcher = Dispatcher(runtime, rules=rules, composer=composer, channels=channels,
-                                     owner=owner, offers=offers, transit=self.transit.current)
-        # Offer and escalation webhooks (and Shopify discount creation) wait in a durable
-        # queue; this sender delivers what is due, with retries and backoff.
-        self.outbound = OutboundSender(runtime.sessions, runtime.settings)
+        self.dispatcher = Dispatcher(runtime, rules=rules, composer=composer,
+                                     channels=self.channels, owner=owner, offers=offers,
+                                     transit=self.transit.current)
         self.tracker = Tracker(runtime)
         # The BaseLinker poller guards its own position (a poll that finds it moved by
         # another worker steps aside), so every worker may run it.
@@ -96,7 +92,8 @@ class Engine:
         """Dispatch until nothing more is due as of ``now`` (bounded, so a tick ends).
 
         A permanent failure that falls back to the next channel is due at once, so the
-        fallback goes out in the same pass; retries and deferrals wait for their time.
+        fallback goes out in the same pass, as do the support email, webhooks and shop
+        calls a pass queues; retries and deferrals wait for their time.
         """
         total: Counter[str] = Counter()
         for _ in range(max_batches):
@@ -106,24 +103,11 @@ class Engine:
                 break
         return total
 
-    async def deliver_outbound(self, now: datetime) -> Counter[str]:
-        return await self.outbound.deliver_due(now)
-
     async def track(self, now: datetime) -> Counter[str]:
         """The track stage's periodic work: orders credited to notifications, offers
-        redeemed, carts recovered, low survey answers handed to a person (once)."""
-        done = await asyncio.to_thread(self.tracker.run, now)
-        emails, self.tracker.emails = self.tracker.emails, []
-        channel = self.channels.get(Channel.EMAIL)
-        for key, email in emails:
-            if channel is None:
-                log.error("%s: no email channel to reach support", key)
-                continue
-            try:
-                await channel.send(Outgoing(key, email))
-            except DeliveryError as exc:
-                log.error("%s: support email failed: %s", key, exc)
-        return done
+        redeemed, carts recovered, low survey answers handed to a person (once; their
+        support email and webhook are outbox rows the next dispatch sends)."""
+        return await asyncio.to_thread(self.tracker.run, now)
 
     async def poll_bounces(self, now: datetime) -> Counter[str]:
         """Read the bounce mailbox (``[email.bounces]``) once, if there is one."""
@@ -135,8 +119,10 @@ class Engine:
     async def run_due(self, now: datetime) -> TickResult:
         found = await self.detect(now)
         dispatched = await self.dispatch(now)
-        outbound = await self.deliver_outbound(now)
-        return TickResult(found, dispatched, outbound, await self.track(now))
+        tracked = await self.track(now)
+        if tracked.get("escalated"):  # hand-overs queued by the track step go out now
+            dispatched.update(await self.dispatch(now))
+        return TickResult(found, dispatched, tracked)
 
     def reload(self) -> list[str]:
         """Re-read rules and templates, taken whole or not at all; returns the problems.
@@ -158,11 +144,11 @@ class Engine:
         self.composer.environment.cache.clear()  # type: ignore[union-attr]
         self.composer.environment.preload()
         self.dispatcher.disabled.clear()  # fixed templates get their steps back
+        self.dispatcher.samples_render.clear()
         return []
 
     async def aclose(self) -> None:
         await close_channels(self.channels)
-        await self.outbound.aclose()
         if self.baselinker is not None:
             await self.baselinker.aclose()
 
@@ -182,13 +168,19 @@ def template_lookup(settings: Settings, composer: Composer | None = None) -> Tem
     return template_exists
 
 
+def load_rulebook(settings: Settings, composer: Composer | None = None) -> RuleBook:
+    """The rules as the engine runs them, checked against the templates that exist."""
+    composer = composer or _composer(settings)
+    return RuleBook(settings.paths.rules_dir, template_exists=template_lookup(settings, composer))
+
+
 def build_engine(runtime: Runtime, *, channels: dict[Channel, ChannelBase] | None = None,
                  owner: str | None = None) -> Engine:
     """The engine from settings: rules (refused whole if broken), templates, channels."""
     settings = runtime.settings
     composer = _composer(settings)
     composer.environment.preload()
-    rules = RuleBook(settings.paths.rules_dir, template_exists=template_lookup(settings, composer))
+    rules = load_rulebook(settings, composer)
     offers = OfferService(settings) if settings.offers.enabled else None
     return Engine(runtime, rules=rules, composer=composer,
                   channels=channels if channels is not None else build_channels(settings),

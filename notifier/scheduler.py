@@ -27,17 +27,11 @@ def create_scheduler(engine: Engine) -> AsyncIOScheduler:
     async def dispatch() -> None:
         await engine.dispatch(clock())
 
-    async def outbound() -> None:
-        await engine.deliver_outbound(clock())
-
     common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
     scheduler.add_job(detect, "interval", seconds=settings.detect_interval_s, id="detect",
                       **common)
     scheduler.add_job(dispatch, "interval", seconds=settings.dispatch_interval_s,
                       id="dispatch", **common)
-    scheduler.add_job(outbound, "interval", seconds=settings.dispatch_interval_s,
-                      id="outbound", **common)
-
     async def track() -> None:
         await engine.track(clock())
 

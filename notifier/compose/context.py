@@ -19,34 +19,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
-from enum import StrEnum
 
 from notifier.config import ShopSettings
-from notifier.domain import CartSnapshot, CustomerSnapshot, OrderSnapshot, Purpose, ShipmentSnapshot
+from notifier.domain import (
+    CartSnapshot,
+    CustomerSnapshot,
+    OfferKind,
+    OfferView,
+    OrderSnapshot,
+    Purpose,
+    ShipmentSnapshot,
+)
 
-
-class OfferKind(StrEnum):
-    """How an offer pays the customer back; templates branch on it."""
-
-    PERCENT = "percent"
-    AMOUNT = "amount"
-    FREE_SHIPPING = "free_shipping"
-
-
-@dataclass(frozen=True)
-class OfferView:
-    """A reserved discount as a template shows it.
-
-    ``value`` is 10 for 10% (``PERCENT``), the amount in ``currency`` for ``AMOUNT`` and
-    is ignored for ``FREE_SHIPPING``. Templates print it with ``{{ offer|discount }}``.
-    """
-
-    code: str
-    kind: OfferKind
-    value: Decimal = Decimal(0)
-    currency: str = "PLN"
-    expires_at: datetime | None = None
+__all__ = ["Links", "OfferKind", "OfferView", "RenderContext", "ShopView"]
 
 
 @dataclass(frozen=True)

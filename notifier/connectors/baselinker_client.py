@@ -27,7 +27,7 @@ import httpx
 
 from notifier.config import BaseLinkerSettings
 from notifier.connectors.errors import ConnectorError
-from notifier.connectors.ratelimit import Monotonic, RateLimiter, Sleep, backoff
+from notifier.pacing import Monotonic, RateLimiter, Sleep, backoff
 
 log = logging.getLogger("notifier.connectors.baselinker")
 
@@ -86,8 +86,8 @@ class BaseLinkerClient:
             except ConnectorError as exc:
                 if not exc.transient or attempt == self.max_retries:
                     raise
-                wait = exc.retry_after or backoff(attempt, base_s=self.backoff_base_s,
-                                                  max_s=self.retry_cap_s)
+                wait = exc.retry_after or backoff(attempt + 1, base_s=self.backoff_base_s,
+                                                  max_s=self.retry_cap_s, jitter=False)
                 log.warning("baselinker %s failed (%s); retry %d/%d in %.0f s", method, exc,
                             attempt + 1, self.max_retries, wait)
                 self.limiter.pause(wait)

@@ -49,7 +49,6 @@ from notifier.connectors.baselinker_batch import Batch, Stored, apply_batch
 from notifier.connectors.baselinker_client import BaseLinkerClient
 from notifier.connectors.baselinker_fetch import BaseLinkerFetcher
 from notifier.connectors.errors import ConnectorError, PositionMoved
-from notifier.connectors.ratelimit import Monotonic, Sleep, backoff
 from notifier.connectors.state import (
     Snapshot,
     connector_health,
@@ -67,6 +66,7 @@ from notifier.ingest.baselinker import (
     parse_journal,
     when,
 )
+from notifier.pacing import Monotonic, Sleep, backoff
 from notifier.runtime import Runtime
 from notifier.store.connector_tables import ConnectorState
 from notifier.store.db import transaction
@@ -335,8 +335,8 @@ class BaseLinkerPoller:
         """How long polls wait after ``failures`` in a row: interval x 2^(failures-1), less
         the interval the scheduler waits anyway (half of it, for its jitter)."""
         interval = self.config.poll_interval_s
-        return backoff(failures - 1, base_s=interval, max_s=self.config.backoff_max_s) - (
-            interval / 2)
+        return backoff(failures, base_s=interval, max_s=self.config.backoff_max_s,
+                       jitter=False) - interval / 2
 
 
 # -- how a stored batch moves the connector's state (bound with functools.partial) --------

@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import ClassVar, TypeVar
 
-from notifier.domain import Channel, Message, Outgoing, SendResult
-from notifier.errors import DeliveryError
+from notifier.domain import Channel, Integration, Message, Outgoing, SendResult
+from notifier.errors import DeliveryError, Suppress
 
 M = TypeVar("M", bound=Message)
 
@@ -37,9 +37,15 @@ class ChannelBase(ABC):
     :class:`DeliveryError` with ``permanent`` set; it never returns a bare failure.
     """
 
-    kind: ClassVar[Channel]
+    kind: ClassVar[Channel | Integration]
     name: ClassVar[str]
     body_maxlen: ClassVar[int | None] = None
+    #: The provider's request budget as (calls, per seconds); None: none we know of. The
+    #: dispatcher enforces it (``delivery.rate_limits`` overrides it per channel).
+    rate_limit: ClassVar[tuple[int, float] | None] = None
+    #: Whether sending the same idempotency key twice reaches the recipient once (the
+    #: receiver deduplicates): then a lost answer is simply retried, never held.
+    idempotent: ClassVar[bool] = False
 
     @abstractmethod
     async def send(self, outgoing: Outgoing) -> SendResult:
@@ -107,5 +113,13 @@ def transient(reason: str, code: str, retry_after: float | None = None) -> Deliv
     return DeliveryError(reason, permanent=False, code=code, retry_after=retry_after)
 
 
-def permanent(reason: str, code: str) -> DeliveryError:
-    return DeliveryError(reason, permanent=True, code=code)
+def permanent(reason: str, code: str, *, suppress: str = "") -> DeliveryError:
+    """A failure retrying cannot cure; with ``suppress`` the address is never used again
+    on this channel (the text is the suppression's reason)."""
+    return DeliveryError(reason, permanent=True, code=code,
+                         suppress=Suppress(suppress) if suppress else None)
+
+
+def unknown(reason: str, code: str) -> DeliveryError:
+    """The provider may have accepted the message: we sent it and saw no answer."""
+    return DeliveryError(reason, permanent=False, code=code, unknown=True)

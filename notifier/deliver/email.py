@@ -2,7 +2,13 @@
 
 Opening an SMTP session costs a TCP handshake, TLS and AUTH; sending a batch over a few
 reused sessions is what keeps a relay from throttling us. Servers drop idle sessions at
-will, so a send that finds its pooled connection closed retries once on a fresh one.
+will, so a send that finds its pooled connection closed before the message data went out
+retries once on a fresh one.
+
+Once the data is sent, only the relay's final reply tells whether it took the message.
+We wait for it as long as RFC 5321 (4.5.3.2.6) asks, ten minutes by default
+(``final_reply_timeout_s``); a timeout or a lost connection then is an *unknown outcome*
+(``DeliveryError.unknown``), never an ordinary retry: the relay may deliver it anyway.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from aiosmtplib import (
 )
 
 from notifier.config import SmtpSettings
-from notifier.deliver.base import ChannelBase, key_digest, permanent, transient
+from notifier.deliver.base import ChannelBase, key_digest, permanent, transient, unknown
 from notifier.domain import Channel, EmailMessage, Outgoing, SendResult
 from notifier.errors import DeliveryError
 from notifier.mime import build_mime, to_bytes
@@ -76,6 +82,8 @@ class SmtpEmailChannel(ChannelBase):
                 response = await self._send_pooled(mime, sender, recipient)
             except ValueError as exc:  # aiosmtplib refuses an unparseable address
                 raise permanent(f"smtp: {exc}", "invalid-address") from exc
+            except DeliveryError:
+                raise
             except (SMTPException, OSError) as exc:
                 raise _delivery_error(exc) from exc
         return SendResult(provider_id=msgid, detail=response)
@@ -100,18 +108,41 @@ class SmtpEmailChannel(ChannelBase):
         return await self._send_on(await self._connect(), mime, sender, recipient)
 
     async def _send_on(self, smtp: SMTP, mime: MimeMessage, sender: str, recipient: str) -> str:
+        # Flattened here, not by send_message: its SMTP policy refolds long headers
+        # (List-Unsubscribe) into encoded words.
+        data = to_bytes(mime)
+        utf8 = not (sender + recipient).isascii() and smtp.supports_extension("smtputf8")
         try:
-            # Flattened here, not by send_message: its SMTP policy refolds long headers
-            # (List-Unsubscribe) into encoded words.
-            _, response = await smtp.sendmail(sender, [recipient], to_bytes(mime))
-        except (SMTPResponseException, SMTPRecipientsRefused):
-            self._release(smtp)  # aiosmtplib sent RSET; the session is still usable
+            await smtp.mail(sender, options=["SMTPUTF8"] if utf8 else None)
+            await smtp.rcpt(recipient)
+        except SMTPResponseException:
+            await self._reset(smtp)  # refused before the data: the session is still usable
             raise
         except BaseException:
             smtp.close()
             raise
+        try:
+            response = await smtp.data(data, timeout=self._settings.final_reply_timeout_s)
+        except SMTPResponseException:
+            await self._reset(smtp)  # the relay answered: refused, a known outcome
+            raise
+        except (SMTPTimeoutError, SMTPServerDisconnected, OSError) as exc:
+            smtp.close()
+            raise unknown(f"smtp: no final reply after the message data ({exc!r}); the "
+                          "relay may have accepted it", "smtp-unknown") from exc
+        except BaseException:
+            smtp.close()
+            raise
         self._release(smtp)
-        return response
+        return response.message
+
+    async def _reset(self, smtp: SMTP) -> None:
+        try:
+            await smtp.rset()
+        except (SMTPException, OSError):
+            smtp.close()
+            return
+        self._release(smtp)
 
     def _release(self, smtp: SMTP) -> None:
         if smtp.is_connected:
@@ -149,6 +180,9 @@ def _delivery_error(exc: SMTPException | OSError) -> DeliveryError:
     if isinstance(exc, SMTPTimeoutError | TimeoutError):
         return transient(f"smtp: {exc}", "smtp-timeout")
     if isinstance(exc, SMTPResponseException) and not isinstance(exc, SMTPConnectError):
+        if 550 <= exc.code <= 554:  # mailbox unavailable, not accepted: a hard bounce
+            return permanent(f"smtp {exc.code}: {exc.message}", f"smtp-5xx:{exc.code}",
+                             suppress=f"hard bounce (smtp-5xx:{exc.code})")
         if 500 <= exc.code < 600:
             return permanent(f"smtp {exc.code}: {exc.message}", f"smtp-5xx:{exc.code}")
         return transient(f"smtp {exc.code}: {exc.message}", f"smtp-4xx:{exc.code}")

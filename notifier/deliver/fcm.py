@@ -90,7 +90,7 @@ def _delivery_error(response: httpx.Response) -> DeliveryError:
     reason = f"fcm {response.status_code} {code}: {error.get('message', response.text[:200])}"
     status = response.status_code
     if code == "UNREGISTERED" or status == 404:
-        return permanent(reason, "push:gone")
+        return permanent(reason, "push:gone", suppress="push token unregistered (FCM)")
     if code == "SENDER_ID_MISMATCH":  # the token belongs to another Firebase project
         return permanent(reason, f"fcm:{code}")
     if status in (401, 403, 429) or status >= 500:  # 401/403: our credentials or IAM role

@@ -36,6 +36,7 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 
 class _FileChannel(ChannelBase):
+    idempotent = True  # one file per idempotency key: a second send rewrites it
     name = "outbox"
     suffix = ".json"
 

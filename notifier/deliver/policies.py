@@ -1,17 +1,23 @@
-"""Send-time policies as pure functions: quiet hours, public holidays, frequency caps, backoff.
+"""Send-time policies as pure functions: quiet hours, holidays, caps, what follows a failure.
 
 The dispatcher asks these with plain values (the customer's zone, the times of recent
 sends, ``now``); none of them reads the database or the clock. A policy never drops a
 message on its own: it answers "not before T", and the dispatcher defers to T.
+:func:`after_failure` is the one failure policy of every outbox row.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from notifier.config_types import TimeWindow
+from notifier.errors import DeliveryError, Suppress
+from notifier.pacing import backoff
 from notifier.workdays import is_public_holiday
 
 
@@ -49,15 +55,73 @@ def cap_until(
     return recent[len(recent) - limit] + window
 
 
-def backoff(attempt: int, *, base_s: float, max_s: float, retry_after: float | None = None,
-            rng: random.Random | None = None) -> timedelta:
-    """Exponential backoff with jitter for the ``attempt``-th failure (1-based).
+RetryChoice = Literal["resend", "hold"]
 
-    Jitter (50-100% of the step) spreads a burst of failures so they do not all retry in
-    the same second; a provider's Retry-After is a floor.
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How every outbox row is retried: messages, support emails, webhooks, shop calls."""
+
+    max_attempts: int = 6
+    backoff_base_s: float = 30.0
+    backoff_max_s: float = 3600.0
+    on_unknown: RetryChoice = "hold"
+
+
+@dataclass(frozen=True)
+class Retry:
+    """Try the same channel again at ``at``."""
+
+    at: datetime
+    reason: str
+
+
+@dataclass(frozen=True)
+class FallBack:
+    """The channel failed for good: go on with ``channel``, now; maybe suppress the address."""
+
+    channel: str
+    reason: str
+    suppress: Suppress | None = None
+
+
+@dataclass(frozen=True)
+class Fail:
+    """Nothing more to try: the row ends ``failed``; maybe suppress the address."""
+
+    reason: str
+    suppress: Suppress | None = None
+
+
+@dataclass(frozen=True)
+class Hold:
+    """The outcome is unknown and the policy says not to resend: the row ends ``held``."""
+
+    reason: str
+
+
+def after_failure(attempts: int, error: DeliveryError, channels_left: Sequence[str],
+                  now: datetime, *, policy: RetryPolicy, idempotent: bool = False,
+                  rng: random.Random | None = None) -> Retry | FallBack | Fail | Hold:
+    """What follows the ``attempts``-th failed attempt (this one included) of a row.
+
+    An unknown outcome is held under ``on_unknown = "hold"`` unless the channel is
+    ``idempotent`` (its receiver drops a second copy), else it is retried like a transient
+    error. A permanent error falls back to the next channel left, or fails; a transient one
+    retries with :func:`~notifier.pacing.backoff` (``Retry-After`` a floor) until
+    ``max_attempts``.
     """
-    step = min(max_s, base_s * (2 ** max(0, attempt - 1)))
-    delay = step * (0.5 + (rng or random).random() / 2)
-    if retry_after is not None:
-        delay = max(delay, retry_after)
-    return timedelta(seconds=delay)
+    text = f"{error.code or 'error'}: {error.reason}"
+    if error.unknown and policy.on_unknown == "hold" and not idempotent:
+        return Hold(f"unknown outcome, held (on_unknown = hold, not resent): {text}")
+    if error.permanent:
+        if channels_left:
+            return FallBack(channels_left[0], f"failed permanently ({text}); falling back",
+                            error.suppress)
+        return Fail(f"permanent failure: {text}", error.suppress)
+    if attempts >= policy.max_attempts:
+        return Fail(f"gave up after {attempts} attempts; last: {text}")
+    wait = backoff(attempts, base_s=policy.backoff_base_s, max_s=policy.backoff_max_s,
+                   retry_after=error.retry_after, rng=rng)
+    at = now + timedelta(seconds=wait)
+    return Retry(at, f"retry {attempts + 1} at {at.isoformat()} after {text}")

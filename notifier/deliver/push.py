@@ -120,7 +120,7 @@ def _delivery_error(exc: WebPushException) -> DeliveryError:
     if status is None:
         return permanent(reason, "push:invalid-subscription")
     if status in (404, 410):
-        return permanent(reason, "push:gone")
+        return permanent(reason, "push:gone", suppress="push subscription expired (404/410)")
     if status == 429 or status >= 500:
         return transient(reason, f"push:{status}", parse_retry_after(exc.retry_after))
     if status in (401, 403):  # our VAPID key or claims are refused: fix config, then retry

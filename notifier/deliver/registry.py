@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from pathlib import Path
 
 import httpx
 
+from notifier.callbacks import SMSAPI_REPORT_PATH, TWILIO_STATUS_PATH, report_token
 from notifier.config import FcmSettings, Settings
 from notifier.deliver.base import ChannelBase
 from notifier.deliver.email import SmtpEmailChannel
@@ -28,13 +31,12 @@ from notifier.deliver.service_account import (
     TokenSource,
     read_service_account,
 )
+from notifier.deliver.shopify_admin import ShopifyAdminChannel
 from notifier.deliver.sms import TwilioSmsChannel
-from notifier.deliver.smsapi import SmsapiChannel, report_token
-from notifier.domain import Channel
+from notifier.deliver.smsapi import SmsapiChannel
+from notifier.deliver.webhook import WebhookChannel
+from notifier.domain import Channel, Integration
 from notifier.errors import ConfigError
-
-TWILIO_STATUS_PATH = "/webhooks/twilio/status"
-SMSAPI_REPORT_PATH = "/webhooks/smsapi/status"
 
 
 def build_channels(
@@ -103,5 +105,21 @@ def _fcm_channel(
     return FcmChannel(settings, token_source=token_source, http=http)
 
 
-async def close_channels(channels: dict[Channel, ChannelBase]) -> None:
+def build_integrations(settings: Settings, *, clock: Callable[[], datetime] | None = None,
+                       client: httpx.AsyncClient | None = None
+                       ) -> dict[Integration, ChannelBase]:
+    """The channels to systems rather than customers: the signed outbound webhooks (always;
+    a row for an unconfigured receiver fails permanently, naming it) and, when enabled,
+    the Shopify Admin API. ``clock`` stamps webhook signatures."""
+    extra: dict[str, object] = {"client": client}
+    if clock is not None:
+        extra["clock"] = clock
+    out: dict[Integration, ChannelBase] = {
+        Integration.WEBHOOK: WebhookChannel.from_settings(settings, **extra)}
+    if settings.offers.shopify.enabled:
+        out[Integration.SHOPIFY] = ShopifyAdminChannel(settings.offers.shopify, client=client)
+    return out
+
+
+async def close_channels(channels: Mapping[str, ChannelBase]) -> None:
     await asyncio.gather(*(channel.aclose() for channel in channels.values()))

@@ -100,6 +100,9 @@ class TwilioSmsChannel(ChannelBase):
         reason = f"twilio {exc.status} ({code}): {exc.msg}"
         if exc.status == 429 or exc.status >= 500:
             return transient(reason, f"twilio:{code}", retry_after)
+        if code == 21610:
+            return permanent(reason, f"twilio:{code}",
+                             suppress="recipient replied STOP (Twilio 21610)")
         if code in self.permanent_codes:
             return permanent(reason, f"twilio:{code}")
         return transient(reason, f"twilio:{code}")

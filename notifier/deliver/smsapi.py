@@ -19,17 +19,15 @@ IP filter, sender name) and the gateway's are transient.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-import phonenumbers
 import requests
 from smsapi.client import Client
 from smsapi.exception import EndpointException, SmsApiException
 
+from notifier.callbacks import smsapi_number
 from notifier.config import SmsapiSettings
 from notifier.deliver.base import ChannelBase, key_digest, permanent, transient
 from notifier.domain import Channel, Outgoing, SendResult, SmsMessage
@@ -37,24 +35,6 @@ from notifier.errors import ConfigError, DeliveryError
 
 SMSAPI_PL = "https://api.smsapi.pl/"
 DUPLICATE_IDX = 53
-
-
-def report_token(idx: str, secret: str) -> str:
-    """The token in a message's ``notify_url``: SMSAPI does not sign its delivery reports,
-    so the URL it calls carries our HMAC over the message's idx."""
-    return hmac.new(secret.encode(), f"smsapi-report:{idx}".encode(),
-                    hashlib.sha256).hexdigest()[:32]
-
-
-def smsapi_number(phone: str, region: str = "PL") -> str | None:
-    """``48600100200`` for any spelling of a valid number (bare digits read as ``region``)."""
-    try:
-        parsed = phonenumbers.parse(phone, region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(parsed):
-        return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
 
 
 class SmsapiChannel(ChannelBase):
@@ -130,6 +110,9 @@ class SmsapiChannel(ChannelBase):
         if isinstance(exc, EndpointException) and code is None and isinstance(status, int):
             # An HTTP error without an SMSAPI error body: the gateway's own trouble.
             return transient(f"smsapi HTTP {status}", f"smsapi:http-{status}")
+        if code == 57:
+            return permanent(reason, f"smsapi:{code}",
+                             suppress="number on the SMSAPI blacklist (opted out)")
         if code in self.permanent_codes:
             return permanent(reason, f"smsapi:{code}")
         return transient(reason, f"smsapi:{code}")

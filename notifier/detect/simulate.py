@@ -211,7 +211,10 @@ def parse_moment(text: str, zone: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(zone))
 
 
-def add_simulate_command(rules_cli: typer.Typer, get_settings: Callable[[], Settings]) -> None:
+def add_simulate_command(rules_cli: typer.Typer, get_settings: Callable[[], Settings], *,
+                         rules_for: Callable[[Settings], RuleSet]) -> None:
+    """``rules simulate``; ``rules_for`` loads the rules as the engine would (the CLI
+    passes the orchestration's loader: detect does not import it)."""
     @rules_cli.command("simulate")
     def simulate_command(
         start: Annotated[str, typer.Option("--from", help="ISO date or date-time")],
@@ -223,14 +226,12 @@ def add_simulate_command(rules_cli: typer.Typer, get_settings: Callable[[], Sett
                                 "then, as the first tick would (after a backfill)")] = False,
     ) -> None:
         """Replay stored history over a window: what each rule would have sent."""
-        from notifier.pipeline import build_engine
         from notifier.runtime import create_runtime
 
         settings = get_settings()
         runtime = create_runtime(settings)
-        engine = build_engine(runtime, channels={})
         zone = settings.shop.timezone
-        sim = simulate(runtime.sessions, engine.rules(), parse_moment(start, zone),
+        sim = simulate(runtime.sessions, rules_for(settings), parse_moment(start, zone),
                        parse_moment(end, zone), rule_name=rule, show=show,
                        first_run=first_run)
         typer.echo(format_simulation(sim))

@@ -1,4 +1,8 @@
-"""What the dispatcher decides per notification, and what it loads to decide a batch."""
+"""What the dispatcher decides per outbox row (plans), and what it loads to decide a batch.
+
+Deciding only reads: a plan says what to write or send; the dispatcher writes the plans
+that need no provider together, and each send in the transaction that begins its attempt.
+"""
 
 from __future__ import annotations
 
@@ -10,29 +14,54 @@ from sqlmodel import Session
 from notifier.compose import RenderContext
 from notifier.compose.recipients import email_of, phone_of, push_subscription_of
 from notifier.detect.facts import Facts
-from notifier.domain import Channel, Outgoing
+from notifier.domain import Channel, Kind, Outgoing
 from notifier.store import outbox
 from notifier.store.snapshots import ENTITY_TABLES, related
-from notifier.store.tables import Notification
+from notifier.store.tables import DeliveryAttempt, Notification
 from notifier.transit.model import TransitModel
 
 
 @dataclass(frozen=True)
 class Finish:
-    """The notification ends (or waits) without a provider call."""
+    """The row ends (or waits) without a provider call.
+
+    ``escalate`` hands the case to a person in the same transaction; ``close_attempt``
+    completes an attempt a lost worker left open (as ``unknown``); ``void`` withdraws the
+    row's offer (the message certainly did not go).
+    """
 
     status: str
     reason: str | None
     due_at: datetime | None = None
+    escalate: str | None = None
+    close_attempt: int | None = None
+    void: bool = False
+
+
+@dataclass(frozen=True)
+class Render:
+    """A message rendered in the send's own transaction, after its offer is reserved."""
+
+    template: str
+    channel: Channel
+    ctx: RenderContext
+    transliterate: bool
+    offer: str
 
 
 @dataclass
 class Send:
-    channel: Channel
-    outgoing: Outgoing
+    """Call ``channel`` with ``outgoing`` (or what ``render`` makes) for ``recipient``."""
+
+    channel: str
+    outgoing: Outgoing | None
     recipient: str
     attempt_number: int = 1
     note: str | None = None  # e.g. why the message goes without its offer
+    render: Render | None = None
+    escalate: str | None = None
+    close_attempt: int | None = None
+    offers: bool = False  # the row may hold an offer (a customer message)
     links: tuple[str, ...] = ()  # destinations behind /r/{token}, stored before the send
     survey: str | None = None  # the question this message asks (csat, nps)
 
@@ -57,16 +86,17 @@ class Batch:
     failed: dict[int, set[str]]
     suppressed: dict[tuple[str, str], list[tuple[str, str]]]
     sent: dict[tuple[int, str], list[datetime]]
-    escalate: dict[int, str] = field(default_factory=dict)
+    open_attempts: dict[int, DeliveryAttempt] = field(default_factory=dict)
 
     @classmethod
     def load(cls, session: Session, ids: list[int], now: datetime, *,
              caps: dict[str, tuple[int, timedelta]],
              transit: TransitModel | None = None) -> Batch:
         notifications = {n.id or 0: n for n in outbox.notifications_by_id(session, ids)}
+        messages = [n for n in notifications.values() if n.kind == Kind.MESSAGE]
         facts: dict[tuple[str, int], Facts] = {}
-        for kind in {n.entity_kind for n in notifications.values()}:
-            wanted = {n.entity_id for n in notifications.values() if n.entity_kind == kind}
+        for kind in {n.entity_kind for n in messages}:
+            wanted = {n.entity_id for n in messages if n.entity_kind == kind}
             rows = outbox.rows_by_id(session, ENTITY_TABLES[kind], wanted)
             for row, snaps in zip(rows, related(session, kind, rows), strict=True):
                 facts[(kind, row.id)] = Facts(**snaps, transit=transit)
@@ -89,6 +119,7 @@ class Batch:
             suppressed=outbox.suppressions_for(session, addresses=addresses),
             sent=outbox.sent_times_many(session, customer_ids=customers, since=now - longest)
             if caps else {},
+            open_attempts=outbox.open_attempts(session, notification_ids=list(notifications)),
         )
 
     def suppression(self, channel: str, address: str, purpose: str) -> str | None:

@@ -1,24 +1,36 @@
-"""The dispatcher: take due notifications from the outbox and hand them to channels.
+"""The dispatcher: take due rows from the one outbox and hand them to channels.
 
-For each claimed notification it decides, in this order: is the reason still there (a
+Every delivery is an outbox row: a rule's message to a customer, a support email, a
+signed webhook, a Shopify Admin call. A pass claims due rows with a lease, **decides**
+for the whole batch (reads only, returns plans), writes the plans that need no provider
+together, and **acts** on the rest: for each send, one transaction reserves the step's
+offer, renders, records an escalation with its email and webhook and begins the attempt;
+then the provider is called and its answer recorded the moment it arrives. What follows
+a failure is :func:`~notifier.deliver.policies.after_failure`, for every kind alike.
+
+For a customer message it decides, in this order: is the reason still there (a
 recovered cart gets no reminder); which channel can reach the customer (contact point,
 consent for the purpose, suppression list), falling back along the rule's channel list;
 is it a decent hour (quiet hours in the customer's zone, public holidays for marketing)
-and within the frequency cap; then it renders and sends. Every notification that is not
-sent carries its reason. The attempt is written before the provider is called and
-completed after it answers, so a crash mid-send leaves evidence, and the channel gets an
-idempotency key so a retaken claim does not send twice where the provider honours it.
+and within the frequency cap. Every row that is not sent carries its reason.
+
+A row whose lease ran out with an attempt still open was being sent by a worker that was
+lost: whether the provider took it is unknown, and ``delivery.on_unknown`` decides
+(``hold`` it, or ``resend``), as for a relay that never gave its final reply. Leases are
+renewed while a batch is still sending, so a slow batch keeps its claims.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 import os
 import socket
 import time as time_
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -26,9 +38,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlmodel import Session
 
 from notifier.compose import Composer, Links, RecipientError, RenderContext, ShopView
+from notifier.compose.samples import sample_context
 from notifier.deliver.base import ChannelBase
 from notifier.deliver.policies import (
-    backoff,
+    Fail,
+    FallBack,
+    Hold,
+    Retry,
+    RetryPolicy,
+    after_failure,
     cap_until,
     holiday_until,
     quiet_until,
@@ -36,12 +54,22 @@ from notifier.deliver.policies import (
 from notifier.detect.evaluate import reason_gone
 from notifier.detect.facts import Facts
 from notifier.detect.rules import Rule, RuleSet
-from notifier.dispatch.batch import Batch, Finish, Send, address_of
+from notifier.dispatch.batch import Batch, Finish, Render, Send, address_of
 from notifier.dispatch.gestures import Gestures
-from notifier.dispatch.ratelimit import RateLimiter
-from notifier.domain import Channel, EmailMessage, Message, Outgoing, Purpose
+from notifier.domain import (
+    Channel,
+    EmailMessage,
+    Kind,
+    Message,
+    Outgoing,
+    Purpose,
+    ShopCall,
+    WebhookCall,
+)
 from notifier.errors import DeliveryError, TemplateError
+from notifier.escalation.handover import email_from_payload
 from notifier.offers import OfferService
+from notifier.pacing import RateLimiter
 from notifier.runtime import Runtime
 from notifier.store import outbox
 from notifier.store.db import transaction
@@ -55,30 +83,24 @@ from notifier.transit.model import TransitModel
 
 log = logging.getLogger(__name__)
 
-# Permanent failures that mean "never write to this address again on this channel".
-SUPPRESSING_CODES = {"twilio:21610": "recipient replied STOP (Twilio 21610)",
-                     "push:gone": "push subscription expired (404/410)",
-                     "smsapi:57": "number on the SMSAPI blacklist (opted out)"}
-
-
-def _suppressing(code: str) -> str | None:
-    if code in SUPPRESSING_CODES:
-        return SUPPRESSING_CODES[code]
-    if code.startswith("smtp-5xx:55"):  # 550-554: mailbox unavailable, hard bounce
-        return f"hard bounce ({code})"
-    return None
-
 
 def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
+
+class _NotSent(Exception):
+    """Leaves the send's transaction (undoing its reservation) with the outcome instead."""
+
+    def __init__(self, finish: Finish) -> None:
+        super().__init__(finish.reason)
+        self.finish = finish
 
 
 class Dispatcher:
     """Sends what is due as of ``now``; one instance per worker process."""
 
     def __init__(self, runtime: Runtime, *, rules: Callable[[], RuleSet], composer: Composer,
-                 channels: dict[Channel, ChannelBase], owner: str | None = None,
+                 channels: Mapping[str, ChannelBase], owner: str | None = None,
                  offers: OfferService | None = None,
                  transit: Callable[[], TransitModel | None] = lambda: None) -> None:
         self.runtime = runtime
@@ -90,42 +112,65 @@ class Dispatcher:
         self.channels = channels
         self.owner = owner or worker_id()
         self.disabled: dict[tuple[str, int], str] = {}
-        self.limits = {Channel(k): RateLimiter(v) for k, v in self.delivery.rate_limits.items()}
+        self.samples_render: dict[tuple[str, str], bool] = {}
+        self.policy = RetryPolicy(self.delivery.max_attempts, self.delivery.backoff_base_s,
+                                  self.delivery.backoff_max_s, self.delivery.on_unknown)
+        self.limits = self._rate_limits()
         self.shop = ShopView.from_settings(self.settings.shop)
         self.offers = offers
         self.gestures = Gestures(runtime, rules=rules, offers=offers)
         self.caps = {purpose: (cap.count, cap.window)
                      for purpose, cap in self.delivery.frequency_caps.items() if cap is not None}
-        self.handovers: list[tuple[int, EmailMessage]] = []
+
+    def _rate_limits(self) -> dict[str, RateLimiter]:
+        """Each channel's declared budget, unless ``delivery.rate_limits`` names its own."""
+        out: dict[str, RateLimiter] = {}
+        for kind, channel in self.channels.items():
+            configured = self.delivery.rate_limits.get(str(kind))
+            if configured is not None:
+                limiter = RateLimiter.per_second(configured)
+            elif channel.rate_limit is not None:
+                limiter = RateLimiter(channel.rate_limit[0], window_s=channel.rate_limit[1])
+            else:
+                limiter = None
+            if limiter is not None:
+                out[str(kind)] = limiter
+        return out
 
     async def run(self, now: datetime) -> Counter[str]:
-        """Claim up to ``batch_size`` due notifications and see each to its next state.
+        """Claim up to ``batch_size`` due rows and see each to its next state.
 
         Deciding is done for the whole batch at once (a handful of queries, not a handful
-        per message), and the outcomes that need no provider commit together; then the
-        sends run concurrently, each written as a "sending" attempt just before its call
-        and completed after it.
+        per row), and the outcomes that need no provider commit together; then the sends
+        run concurrently, each written as a "sending" attempt just before its call and
+        completed as soon as the provider answers.
         """
         lease = timedelta(seconds=self.delivery.lease_s)
         ids = await asyncio.to_thread(self._claim, now, lease)
         if not ids:
             return Counter()
-        plans = await asyncio.to_thread(self._decide, ids, now)
-        outcome: Counter[str] = Counter(
-            p.status for p in plans.values() if isinstance(p, Finish))
+        batch, plans = await asyncio.to_thread(self._decide, ids, now)
+        finishes = {i: p for i, p in plans.items() if isinstance(p, Finish)}
+        outcome: Counter[str] = Counter(await asyncio.to_thread(self._commit, finishes, now))
         gate = asyncio.Semaphore(self.delivery.concurrency)
+        sends = {i: p for i, p in plans.items() if isinstance(p, Send)}
 
         async def one(notification_id: int, plan: Send) -> None:
             async with gate:
                 try:
-                    outcome[await self._send(notification_id, plan, now)] += 1
-                except Exception:  # one bad message must not stop the batch
+                    outcome[await self._send(batch, notification_id, plan, now)] += 1
+                except Exception:  # one bad row must not stop the batch
                     log.exception("dispatch of notification %s failed", notification_id)
                     outcome["error"] += 1
 
-        await asyncio.gather(*(one(i, p) for i, p in plans.items() if isinstance(p, Send)))
+        renewer = asyncio.create_task(self._renew(list(sends), lease))
+        try:
+            await asyncio.gather(*(one(i, p) for i, p in sends.items()))
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
         await asyncio.to_thread(self._count, ids)
-        outcome["escalated"] += await self._hand_over()
         outcome = +outcome  # drop zero counts
         log.info("dispatch at %s: %s", now.isoformat(), dict(outcome))
         return outcome
@@ -136,21 +181,17 @@ class Dispatcher:
             for rule, channel, status, n in outbox.statuses_of(session, ids):
                 self.runtime.metrics.notification(rule, channel, status, n)
 
-    async def _hand_over(self) -> int:
-        """Email the support team the escalations this batch recorded (their webhooks go
-        through the durable outbound queue)."""
-        emails, self.handovers = self.handovers, []
-        channel = self.channels.get(Channel.EMAIL)
-        for notification_id, email in emails:
-            if channel is None:
-                log.error("escalation %s: no email channel to reach support", notification_id)
-                continue
-            try:
-                await channel.send(Outgoing(f"escalation:{notification_id}", email))
-            except DeliveryError as exc:
-                log.error("escalation email for notification %s failed: %s",
-                          notification_id, exc)
-        return len(emails)
+    async def _renew(self, ids: list[int], lease: timedelta) -> None:
+        """Extend the batch's leases every third of a lease while it is still sending."""
+        while ids:
+            await asyncio.sleep(lease.total_seconds() / 3)
+            until = self.runtime.clock() + lease
+            with contextlib.suppress(Exception):  # a missed renewal only risks a retake
+                await asyncio.to_thread(self._renew_once, ids, until)
+
+    def _renew_once(self, ids: list[int], until: datetime) -> None:
+        with transaction(self.runtime.sessions) as session:
+            outbox.renew_leases(session, ids=ids, owner=self.owner, until=until)
 
     def _claim(self, now: datetime, lease: timedelta) -> list[int]:
         with transaction(self.runtime.sessions) as session:
@@ -158,27 +199,60 @@ class Dispatcher:
                                 limit=self.delivery.batch_size)
             return [r.id for r in rows if r.id is not None]
 
-    # -- deciding --------------------------------------------------------------------
+    # -- deciding (reads only) -------------------------------------------------------
 
-    def _decide(self, ids: list[int], now: datetime) -> dict[int, Finish | Send]:
+    def _decide(self, ids: list[int], now: datetime
+                ) -> tuple[Batch, dict[int, Finish | Send]]:
         with self.runtime.sessions() as session:
             batch = Batch.load(session, ids, now, caps=self.caps, transit=self.transit())
         plans: dict[int, Finish | Send] = {}
         for nid in ids:
             n = batch.notifications.get(nid)
             plans[nid] = (Finish("skipped", "notification vanished") if n is None
-                          else self._plan(batch, n, now))
-            if n is not None:
-                email = self.gestures.maybe_escalate(batch, n, plans[nid], now)
-                if email is not None:
-                    self.handovers.append((nid, email))
-        with transaction(self.runtime.sessions) as session:
-            for nid, plan in plans.items():
-                if isinstance(plan, Finish):
-                    self._finish(session, nid, plan)
-                else:
-                    plan.attempt_number = batch.notifications[nid].attempts + 1
-        return plans
+                          else self._decide_one(batch, n, now))
+        return batch, plans
+
+    def _decide_one(self, batch: Batch, n: Notification, now: datetime) -> Finish | Send:
+        lost = batch.open_attempts.get(n.id or 0)
+        number = max(n.attempts, lost.number if lost else 0) + 1
+        if lost is not None:
+            error = DeliveryError(
+                f"worker lost during attempt {lost.number} on {lost.channel} (started "
+                f"{lost.started_at.isoformat()}); its lease ran out with no provider answer",
+                permanent=False, code="lease-expired", unknown=True)
+            channel = self.channels.get(lost.channel)
+            verdict = after_failure(number - 1, error, [], now, policy=self.policy,
+                                    idempotent=bool(channel and channel.idempotent))
+            if not isinstance(verdict, Retry):
+                status = "held" if isinstance(verdict, Hold) else "failed"
+                return Finish(status, verdict.reason, close_attempt=lost.id)
+        plan = self._plan(batch, n, now) if n.kind == Kind.MESSAGE else self._plan_call(n)
+        if isinstance(plan, Send):
+            plan.attempt_number = number
+            plan.close_attempt = lost.id if lost else None
+            return plan
+        return replace(plan, close_attempt=lost.id if lost else None)
+
+    def _plan_call(self, n: Notification) -> Finish | Send:
+        """A row queued for the shop or support: the message is in its payload."""
+        payload = n.payload or "{}"
+        if n.kind == Kind.SUPPORT:
+            outgoing = Outgoing(n.key, email_from_payload(payload))
+            channel = Channel.EMAIL.value
+        elif n.kind == Kind.WEBHOOK:
+            outgoing = Outgoing(n.key, WebhookCall(target=n.recipient or "", event=n.template,
+                                                   body=payload, delivery_id=n.id or 0))
+            channel = "webhook"
+        elif n.kind == Kind.SHOPIFY:
+            data = json.dumps(json.loads(payload).get("data", {}))
+            outgoing = Outgoing(n.key, ShopCall(operation=n.template, data=data,
+                                                delivery_id=n.id or 0))
+            channel = "shopify"
+        else:
+            return Finish("failed", f"unknown outbox kind {n.kind!r}")
+        if channel not in self.channels:
+            return Finish("failed", f"no {channel} channel configured")
+        return Send(channel, outgoing, n.recipient or "")
 
     def _plan(self, batch: Batch, n: Notification, now: datetime) -> Finish | Send:
         rule = self.rules().get(n.rule)
@@ -194,11 +268,26 @@ class Dispatcher:
         # key: a message about an earlier occurrence (a cart abandoned again) is not sent.
         if (why := reason_gone(rule, facts, now, key=n.key)) is not None:
             return Finish("skipped", f"reason gone before sending: {why}")
+        plan = self._route(batch, n, rule, facts, now)
+        if isinstance(plan, Finish) and plan.status in ("pending", "held_out", "dry_run"):
+            return plan  # deferred: escalation is decided again when it is due
+        reason = self.gestures.escalation_reason(n, facts, now)
+        if reason is None:
+            return plan
+        if isinstance(plan, Finish):
+            return replace(plan, escalate=f"{reason}; the customer was not contacted: "
+                                          f"{plan.reason}")
+        plan.escalate = reason
+        return plan
 
+    def _route(self, batch: Batch, n: Notification, rule: Rule, facts: Facts,
+               now: datetime) -> Finish | Send:
         ctx = self._context(rule, facts, now, n)
         consents = batch.consents.get(facts.customer.id, {}) if facts.customer else {}
         failed = batch.failed.get(n.id or 0, set())
         reasons = [f"{c}: failed permanently before" for c in n.channels if c in failed]
+        transliterate = rule.steps[n.step].transliterate
+        offer = self.gestures.wants_offer(n)
         for name in n.channels:
             if name in failed:
                 continue
@@ -210,30 +299,53 @@ class Dispatcher:
             wait = self._not_before(batch, channel, rule, facts, now)
             if isinstance(wait, Finish):
                 return wait
-            note = self.gestures.offer(batch, n, rule, facts, now)
-            if note.offer is not None:
-                ctx = replace(ctx, offer=note.offer)
-            try:
-                message = self.composer.render(n.template, channel, ctx,
-                                               transliterate=rule.steps[n.step].transliterate)
-            except RecipientError as exc:
-                reasons.append(f"{name}: {exc}")
-                continue
-            except TemplateError as exc:
-                self.disabled[(rule.name, n.step)] = f"template error: {exc}"
-                log.error("rule %s step %d disabled: %s", rule.name, n.step, exc)
-                self.gestures.void(n, "template error", now)
-                return Finish("failed", f"template error, step disabled: {exc}")
+            # A fallback says why the earlier channels were passed over (a hard bounce...).
+            passed_over = "; ".join(reasons) or None
+            survey = rule.steps[n.step].survey
+            if offer:  # rendered once the offer is reserved, in the send's transaction
+                send = Send(name, None, address, offers=True, note=passed_over, survey=survey,
+                            render=Render(n.template, channel, ctx, transliterate, offer))
+            else:
+                try:
+                    message = self.composer.render(n.template, channel, ctx,
+                                                   transliterate=transliterate)
+                except RecipientError as exc:
+                    reasons.append(f"{name}: {exc}")
+                    continue
+                except TemplateError as exc:
+                    return self._unrenderable(rule, n, channel, exc)
+                tracked = self._track(n, rule, message)
+                send = Send(name, Outgoing(f"{n.key}:{name}", tracked.message), address,
+                            offers=True, note=passed_over, links=tracked.urls, survey=survey)
             if facts.customer is not None:  # counts towards the cap for the rest of the batch
                 batch.sent.setdefault((facts.customer.id, rule.purpose.value), []).append(now)
-            tracked = self._track(n, rule, message)
-            # A fallback says why the earlier channels were passed over (a hard bounce...).
-            why = "; ".join([*reasons, *([note.reason] if note.offer is None and note.reason
-                                         else [])])
-            return Send(channel, Outgoing(f"{n.key}:{name}", tracked.message), address,
-                        note=why or None, links=tracked.urls,
-                        survey=rule.steps[n.step].survey)
+            return send
         return Finish("skipped", "; ".join(reasons) or "no channel configured for this rule")
+
+    def _unrenderable(self, rule: Rule, n: Notification, channel: Channel,
+                      exc: TemplateError) -> Finish:
+        """A render failure fails this message only, unless the template also fails for
+        the shipped samples: then it is broken for everyone and its step is disabled."""
+        if (rule.name, n.step) in self.disabled:  # another message of the batch found it
+            return Finish("skipped", f"step disabled: {self.disabled[(rule.name, n.step)]}",
+                          void=True)
+        if self._renders_samples(n.template, channel):
+            return Finish("failed", f"cannot render this message (its data): {exc}", void=True)
+        self.disabled[(rule.name, n.step)] = f"template error: {exc}"
+        log.error("rule %s step %d disabled: %s", rule.name, n.step, exc)
+        return Finish("failed", f"template error, step disabled: {exc}", void=True)
+
+    def _renders_samples(self, template: str, channel: Channel) -> bool:
+        key = (template, channel.value)
+        if key not in self.samples_render:
+            ctx = sample_context(template, self.settings.shop.default_locale,
+                                 self.settings.shop)
+            try:
+                self.composer.render(template, channel, ctx)
+                self.samples_render[key] = True
+            except (TemplateError, RecipientError):
+                self.samples_render[key] = False
+        return self.samples_render[key]
 
     def _reachable(self, batch: Batch, channel: Channel, purpose: Purpose,
                    ctx: RenderContext, consents: dict[tuple[str, str], bool]
@@ -305,31 +417,6 @@ class Dispatcher:
                              shipment=facts.shipment, cart=facts.cart, offer=None,
                              shop=self.shop, links=links, now=now, purpose=rule.purpose)
 
-    # -- sending ---------------------------------------------------------------------
-
-    async def _send(self, notification_id: int, plan: Send, now: datetime) -> str:
-        # Written just before the call, so a crash leaves a "sending" attempt exactly
-        # where a message may or may not have reached the provider.
-        attempt_id = await asyncio.to_thread(self._begin, notification_id, plan, now)
-        limiter = self.limits.get(plan.channel)
-        if limiter is not None:
-            await limiter.wait()
-        started = time_.perf_counter()
-        try:
-            result = await self.channels[plan.channel].send(plan.outgoing)
-        except DeliveryError as exc:
-            seconds = time_.perf_counter() - started
-            self.runtime.metrics.provider_error(plan.channel.value, seconds,
-                                                permanent=exc.permanent)
-            return await asyncio.to_thread(self._failed, notification_id, attempt_id, plan,
-                                           exc, now, int(seconds * 1000))
-        seconds = time_.perf_counter() - started
-        self.runtime.metrics.sent(plan.channel.value, seconds)
-        took = int(seconds * 1000)
-        await asyncio.to_thread(self._sent, notification_id, attempt_id, plan,
-                                result.provider_id, now, took)
-        return "sent"
-
     def _track(self, n: Notification, rule: Rule, message: Message) -> Tracked:
         """The message with its links through ``/r/{token}`` (unless the rule or
         ``[track] click_tracking`` says no), in HTML email the open pixel, and with
@@ -349,14 +436,115 @@ class Dispatcher:
         return rewrite(message, url_for=lambda i: f"{base}/r/{link_token(nid, i, secret)}",
                        keep=(f"{base}/u/", f"{base}/s/"), pixel=pixel)
 
-    def _begin(self, notification_id: int, plan: Send, now: datetime) -> int:
+    # -- acting: outcomes without a provider, together -------------------------------
+
+    def _commit(self, finishes: dict[int, Finish], now: datetime) -> list[str]:
         with transaction(self.runtime.sessions) as session:
+            return [self._finish(session, nid, plan, now) for nid, plan in finishes.items()]
+
+    def _finish(self, session: Session, notification_id: int, plan: Finish,
+                now: datetime) -> str:
+        n = session.get(Notification, notification_id)
+        if n is None or (n.lease_owner not in (None, self.owner)):
+            return plan.status
+        if plan.close_attempt is not None:
+            outbox.close_attempt(session, attempt_id=plan.close_attempt, outcome="unknown",
+                                 now=now, error=plan.reason or "")
+            n.attempts += 1
+        n.status, n.reason = plan.status, plan.reason
+        if plan.due_at is not None:
+            n.due_at = plan.due_at
+        n.lease_until = n.lease_owner = None
+        session.add(n)
+        if plan.void:
+            self.gestures.void(session, n, plan.reason or "not sent", now)
+        if plan.escalate:
+            self.gestures.escalate(session, n, plan.escalate, now)
+        return plan.status
+
+    # -- acting: sends -----------------------------------------------------------------
+
+    async def _send(self, batch: Batch, notification_id: int, plan: Send,
+                    now: datetime) -> str:
+        # Written just before the call, so a crash leaves a "sending" attempt exactly
+        # where a message may or may not have reached the provider.
+        try:
+            attempt_id, plan = await asyncio.to_thread(self._begin, batch, notification_id,
+                                                       plan, now)
+        except _NotSent as stop:
+            done = await asyncio.to_thread(self._commit, {notification_id: stop.finish}, now)
+            return done[0]
+        limiter = self.limits.get(plan.channel)
+        if limiter is not None:
+            await limiter.acquire()
+        assert plan.outgoing is not None
+        started = time_.perf_counter()
+        try:
+            result = await self.channels[plan.channel].send(plan.outgoing)
+        except DeliveryError as exc:
+            seconds = time_.perf_counter() - started
+            self.runtime.metrics.provider_error(plan.channel, seconds, permanent=exc.permanent)
+            if exc.retry_after and limiter is not None:
+                limiter.pause(exc.retry_after)
+            return await asyncio.to_thread(self._failed, notification_id, attempt_id, plan,
+                                           exc, now, int(seconds * 1000))
+        seconds = time_.perf_counter() - started
+        self.runtime.metrics.sent(plan.channel, seconds)
+        took = int(seconds * 1000)
+        await asyncio.to_thread(self._sent, notification_id, attempt_id, plan,
+                                result.provider_id, now, took)
+        return "sent"
+
+    def _begin(self, batch: Batch, notification_id: int, plan: Send,
+               now: datetime) -> tuple[int, Send]:
+        """One transaction: reserve the offer, render, hand over to a person if asked,
+        begin the attempt. Raises :class:`_NotSent` (everything undone) when the message
+        cannot be made."""
+        with transaction(self.runtime.sessions) as session:
+            n = batch.notifications[notification_id]
+            escalate = plan.escalate
+            if plan.render is not None:
+                facts = batch.facts[(n.entity_kind, n.entity_id)]
+                plan, escalate = self._render_with_offer(session, n, facts, plan, now)
+            if plan.close_attempt is not None:
+                outbox.close_attempt(session, attempt_id=plan.close_attempt, outcome="unknown",
+                                     now=now, error="worker lost mid-call; resent "
+                                                    "(delivery.on_unknown = resend)")
+            if escalate:
+                self.gestures.escalate(session, n, escalate, now)
             store_links(session, notification_id=notification_id, urls=plan.links)
             if plan.survey:
                 outbox.set_survey(session, notification_id=notification_id, kind=plan.survey)
-            return outbox.begin_attempt(session, notification_id=notification_id,
-                                        number=plan.attempt_number, channel=plan.channel.value,
-                                        now=now)
+            attempt_id = outbox.begin_attempt(session, notification_id=notification_id,
+                                              number=plan.attempt_number,
+                                              channel=plan.channel, now=now)
+            return attempt_id, plan
+
+    def _render_with_offer(self, session: Session, n: Notification, facts: Facts,
+                           plan: Send, now: datetime) -> tuple[Send, str | None]:
+        render = plan.render
+        assert render is not None
+        if (n.rule, n.step) in self.disabled:  # broken by another message of this batch
+            raise _NotSent(Finish("skipped", f"step disabled: {self.disabled[(n.rule, n.step)]}"))
+        reservation = self.gestures.reserve(session, n, render.offer, facts, now)
+        escalate = plan.escalate
+        if reservation.escalate:
+            escalate = escalate or f"offer not possible: {reservation.reason}"
+        ctx = replace(render.ctx, offer=reservation.offer)
+        try:
+            message = self.composer.render(render.template, render.channel, ctx,
+                                           transliterate=render.transliterate)
+        except (TemplateError, RecipientError) as exc:
+            rule = self.rules().get(n.rule)
+            if isinstance(exc, RecipientError) or rule is None:
+                raise _NotSent(Finish("failed", f"{render.channel.value}: {exc}")) from exc
+            raise _NotSent(self._unrenderable(rule, n, render.channel, exc)) from exc
+        note = reservation.reason if reservation.offer is None and reservation.reason else None
+        rule = self.rules().get(n.rule)
+        tracked = self._track(n, rule, message) if rule is not None else Tracked(message, ())
+        why = "; ".join(p for p in (plan.note, note) if p) or None
+        return replace(plan, outgoing=Outgoing(f"{n.key}:{plan.channel}", tracked.message),
+                       render=None, note=why, links=tracked.urls), escalate
 
     def _sent(self, notification_id: int, attempt_id: int, plan: Send, provider_id: str,
               now: datetime, took: int) -> None:
@@ -364,7 +552,7 @@ class Dispatcher:
             outbox.finish_attempt(session, attempt_id=attempt_id, outcome="sent", now=now,
                                   provider_id=provider_id, duration_ms=took)
             outbox.mark_sent(session, notification_id=notification_id, now=now,
-                             channel=plan.channel.value, recipient=plan.recipient,
+                             channel=plan.channel, recipient=plan.recipient,
                              provider_id=provider_id, note=plan.note)
 
     def _failed(self, notification_id: int, attempt_id: int, plan: Send, exc: DeliveryError,
@@ -373,48 +561,31 @@ class Dispatcher:
             n = session.get(Notification, notification_id)
             if n is None:
                 return "error"
-            n.attempts += 1
-            n.channel, n.recipient = plan.channel.value, plan.recipient
-            n.lease_until = n.lease_owner = None
+            channel = self.channels.get(plan.channel)
+            left = (n.channels[n.channels.index(plan.channel) + 1:]
+                    if plan.channel in n.channels else [])
+            verdict = after_failure(plan.attempt_number, exc, left, now, policy=self.policy,
+                                    idempotent=bool(channel and channel.idempotent))
             error = f"{exc.code or 'error'}: {exc.reason}"
-            if exc.permanent:
-                outbox.finish_attempt(session, attempt_id=attempt_id, outcome="failed", now=now,
-                                      error=error, duration_ms=took)
-                why = _suppressing(exc.code)
-                if why:
-                    outbox.suppress(session, channel=plan.channel.value, address=plan.recipient,
-                                    reason=why, now=now)
-                remaining = n.channels[n.channels.index(plan.channel.value) + 1:]
-                if remaining:
-                    n.status, n.due_at = "pending", now
-                    n.reason = f"{plan.channel.value} failed permanently ({error}); falling back"
-                else:
-                    n.status, n.reason = "failed", f"permanent failure: {error}"
-                    if self.offers is not None:
-                        self.offers.void(session, notification_id, n.reason, now=now)
+            n.attempts = plan.attempt_number
+            n.channel, n.recipient = plan.channel, plan.recipient
+            n.lease_until = n.lease_owner = None
+            outcome = {Retry: "retry", Hold: "unknown"}.get(type(verdict), "failed")
+            outbox.finish_attempt(session, attempt_id=attempt_id, outcome=outcome, now=now,
+                                  error=error, duration_ms=took)
+            if isinstance(verdict, FallBack | Fail) and verdict.suppress is not None:
+                outbox.suppress(session, channel=plan.channel, address=plan.recipient,
+                                reason=verdict.suppress.reason, now=now,
+                                purpose=verdict.suppress.purpose)
+            if isinstance(verdict, Retry):
+                n.status, n.due_at, n.reason = "pending", verdict.at, verdict.reason
+            elif isinstance(verdict, FallBack):
+                n.status, n.due_at = "pending", now
+                n.reason = f"{plan.channel} {verdict.reason}"
             else:
-                outbox.finish_attempt(session, attempt_id=attempt_id, outcome="retry", now=now,
-                                      error=error, duration_ms=took)
-                if n.attempts >= self.delivery.max_attempts:
-                    n.status = "failed"
-                    n.reason = f"gave up after {n.attempts} attempts; last: {error}"
-                    if self.offers is not None:
-                        self.offers.void(session, notification_id, n.reason, now=now)
-                else:
-                    delay = backoff(n.attempts, base_s=self.delivery.backoff_base_s,
-                                    max_s=self.delivery.backoff_max_s,
-                                    retry_after=exc.retry_after)
-                    n.status, n.due_at = "pending", now + delay
-                    n.reason = f"retry {n.attempts + 1} at {n.due_at.isoformat()} after {error}"
+                n.status, n.reason = ("held" if isinstance(verdict, Hold) else "failed",
+                                      verdict.reason)
+                if isinstance(verdict, Fail) and plan.offers:
+                    self.gestures.void(session, n, verdict.reason, now)
             session.add(n)
-            return n.status if n.status != "pending" else "retry"
-
-    def _finish(self, session: Session, notification_id: int, plan: Finish) -> None:
-        n = session.get(Notification, notification_id)
-        if n is None or (n.lease_owner not in (None, self.owner)):
-            return
-        n.status, n.reason = plan.status, plan.reason
-        if plan.due_at is not None:
-            n.due_at = plan.due_at
-        n.lease_until = n.lease_owner = None
-        session.add(n)
+            return {"pending": "retry"}.get(n.status, n.status)

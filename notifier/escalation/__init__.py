@@ -2,7 +2,7 @@
 
     esc = build_escalation(session, notification=n, reason="delay compensation exhausted",
                            now=now)
-    handover = enqueue_escalation(session, esc, settings, now)   # webhook queued, email made
+    handover = enqueue_escalation(session, esc, settings, now)   # email and webhook queued
 
 :func:`is_repeat_incident` tells a second problem within the window from a first one.
 """

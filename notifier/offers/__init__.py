@@ -6,17 +6,15 @@
     offers.void(session, notification_id, "not sent: ...", now=now)
     redeem(session, order_id=..., codes=order.discount_codes, order_total=..., currency=...,
            now=now)                                       # from ingest
-    await OutboundSender(sessions, settings).deliver_due(now)   # scheduler job
 
 Modules: :mod:`.policies` (defaults, config, tiers), :mod:`.costs` (estimated cost),
 :mod:`.guards` (limits and budgets under concurrency), :mod:`.codes`, :mod:`.pool`,
-:mod:`.service`, :mod:`.redemption`, :mod:`.outbound` (durable signed webhooks),
-:mod:`.shopify_admin`, :mod:`.sync`, :mod:`.alerts`, :mod:`.lateness`, :mod:`.commands`.
+:mod:`.service`, :mod:`.redemption`, :mod:`.sync` (the shop's webhooks and Shopify
+discounts, queued in the one outbox), :mod:`.alerts`, :mod:`.lateness`, :mod:`.commands`.
 """
 
 from notifier.offers.alerts import OfferMetrics
 from notifier.offers.lateness import days_past
-from notifier.offers.outbound import OutboundSender
 from notifier.offers.policies import OfferPolicy, choose_tier, load_policies
 from notifier.offers.redemption import redeem
 from notifier.offers.service import OfferService, Reservation, view_of
@@ -25,7 +23,6 @@ __all__ = [
     "OfferMetrics",
     "OfferPolicy",
     "OfferService",
-    "OutboundSender",
     "Reservation",
     "choose_tier",
     "days_past",

@@ -19,7 +19,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from notifier.config import Settings
-from notifier.offers import outbound
+from notifier.store import outbox
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,6 @@ def pool_alert(session: Session, settings: Settings, metrics: OfferMetrics, *, p
     log.warning("offer code pool %r %s: %d code(s) left (alert threshold %d)", pool,
                 "is empty" if left == 0 else "runs low", left, threshold)
     if settings.offers.webhook.url and event in settings.offers.webhook_events:
-        outbound.enqueue(session, target=outbound.OFFERS, event=event,
-                         data={"pool": pool, "remaining": left, "threshold": threshold},
-                         now=now, dedupe_key=f"{event}:{pool}:{now.date().isoformat()}")
+        outbox.enqueue_webhook(session, target="offers", event=event,
+                               data={"pool": pool, "remaining": left, "threshold": threshold},
+                               now=now, key=f"{event}:{pool}:{now.date().isoformat()}")

@@ -1,15 +1,13 @@
-"""``notifier offers ...``: code pools, budgets and the outbound queue from the command line.
+"""``notifier offers ...``: code pools and budgets from the command line.
 
     notifier offers import-codes codes.csv --policy delay-compensation
     notifier offers status
-    notifier offers deliver --now 2026-12-01T09:00:00+01:00
 
 The CLI wires it with ``app.add_typer(build_offers_cli(get_settings), name="offers")``.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -20,7 +18,6 @@ import typer
 from notifier.cli_options import parse_now
 from notifier.config import Settings
 from notifier.offers import guards, pool
-from notifier.offers.outbound import OutboundSender
 from notifier.offers.policies import load_policies
 from notifier.runtime import Runtime, create_runtime
 from notifier.store.db import transaction
@@ -78,25 +75,6 @@ def build_offers_cli(get_settings: Callable[[], Settings]) -> typer.Typer:
                     free, used = levels.get(name, (0, 0))
                     line += f"; pool {free} free, {used} used"
                 typer.echo(line)
-        rt.close()
-
-    @app.command("deliver")
-    def deliver_command(
-        now: Annotated[str | None, typer.Option(help="ISO-8601 moment; default: now")] = None,
-    ) -> None:
-        """Send the due outbound webhooks and shop API calls once."""
-        rt = runtime()
-        moment = parse_now(now)
-
-        async def once() -> None:
-            sender = OutboundSender(rt.sessions, rt.settings)
-            try:
-                outcome = await sender.deliver_due(moment)
-            finally:
-                await sender.aclose()
-            typer.echo(f"outbound at {moment.isoformat()}: {dict(outcome) or 'nothing due'}")
-
-        asyncio.run(once())
         rt.close()
 
     return app

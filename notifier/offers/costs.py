@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from notifier.compose.context import OfferKind
+from notifier.domain import OfferKind
 from notifier.offers.policies import OfferPolicy, Tier
 
 CENT = Decimal("0.01")

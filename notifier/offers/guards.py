@@ -42,9 +42,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from notifier.offers.sql import insert_ignore
 from notifier.store.db import dialect_insert
 from notifier.store.offer_tables import Offer, OfferBudget, OfferCustomerLock
+from notifier.store.sql import insert_ignore
 
 # The two statements of every limited reservation are built once, with bind parameters:
 # building them per call cost more than running them.

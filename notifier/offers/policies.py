@@ -18,9 +18,9 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Literal
 
-from notifier.compose.context import OfferKind
 from notifier.config import OfferPolicySettings, OffersSettings, OfferTierSettings
 from notifier.config_types import Cap
+from notifier.domain import OfferKind
 
 OnExhausted = Literal["send_without", "escalate"]
 CodeSource = Literal["generate", "pool"]

@@ -19,8 +19,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from notifier.offers.codes import normalise_code
-from notifier.offers.sql import insert_ignore
 from notifier.store.offer_tables import Offer, OfferPoolCode
+from notifier.store.sql import insert_ignore
 
 
 @dataclass

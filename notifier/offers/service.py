@@ -30,9 +30,9 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from notifier.compose.context import OfferKind, OfferView
 from notifier.config import Settings
 from notifier.config_types import format_duration
+from notifier.domain import OfferKind, OfferView
 from notifier.offers import guards, pool, sync
 from notifier.offers.alerts import OfferMetrics, pool_alert
 from notifier.offers.codes import generate_code

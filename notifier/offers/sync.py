@@ -2,9 +2,8 @@
 Shopify discount, queued in the caller's transaction (so they exist iff the offer does).
 
 Pool codes already exist in the shop, so only generated codes are created in Shopify.
-Codes reach the shop asynchronously, a few seconds after the message is sent at worst;
-schedule :meth:`~notifier.offers.outbound.OutboundSender.deliver_due` often (or right
-after a dispatch pass) so the code works by the time the customer types it.
+Both are rows of the one outbox, due at once: the dispatcher sends them in the same pass
+as the message carrying the code, so the code works by the time the customer types it.
 """
 
 from __future__ import annotations
@@ -15,9 +14,10 @@ from typing import Any
 from sqlmodel import Session
 
 from notifier.config import Settings
-from notifier.offers import outbound
-from notifier.offers.shopify_admin import discount_payload
+from notifier.store import outbox
 from notifier.store.offer_tables import Offer
+
+OFFERS = "offers"  # the [offers.webhook] receiver
 
 
 def offer_data(offer: Offer) -> dict[str, Any]:
@@ -33,27 +33,35 @@ def offer_data(offer: Offer) -> dict[str, Any]:
     }
 
 
+def discount_payload(offer: Offer) -> dict[str, Any]:
+    """What a ``discount.create`` call carries: enough to build the Shopify mutation."""
+    return {"code": offer.code, "kind": offer.kind, "value": str(offer.value),
+            "currency": offer.currency, "policy": offer.policy,
+            "starts_at": offer.issued_at.isoformat(), "ends_at": offer.expires_at.isoformat()}
+
+
 def _wants(settings: Settings, event: str) -> bool:
     return bool(settings.offers.webhook.url) and event in settings.offers.webhook_events
 
 
 def issued(session: Session, settings: Settings, offer: Offer, *, now: datetime) -> None:
+    origin = ("offer", offer.id or 0)
     if _wants(settings, "offer.issued"):
-        outbound.enqueue(session, target=outbound.OFFERS, event="offer.issued",
-                         data=offer_data(offer), now=now,
-                         dedupe_key=f"offer.issued:{offer.id}")
+        outbox.enqueue_webhook(session, target=OFFERS, event="offer.issued",
+                               data=offer_data(offer), now=now, origin=origin,
+                               key=f"offer.issued:{offer.id}")
     if settings.offers.shopify.enabled and offer.source == "generated":
-        outbound.enqueue(session, target=outbound.SHOPIFY, event="discount.create",
-                         data=discount_payload(offer), now=now,
-                         dedupe_key=f"discount.create:{offer.id}")
+        outbox.enqueue_webhook(session, target="shopify", event="discount.create",
+                               data=discount_payload(offer), now=now, origin=origin,
+                               key=f"discount.create:{offer.id}", kind="shopify")
 
 
 def voided(session: Session, settings: Settings, offer: Offer, *, now: datetime) -> None:
     """Withdraw what was not sent yet; tell the shop about a code it already knows."""
-    outbound.cancel(session, dedupe_key=f"discount.create:{offer.id}")
-    if outbound.cancel(session, dedupe_key=f"offer.issued:{offer.id}"):
+    outbox.cancel(session, key=f"discount.create:{offer.id}", reason="offer voided")
+    if outbox.cancel(session, key=f"offer.issued:{offer.id}", reason="offer voided"):
         return
     if _wants(settings, "offer.voided"):
-        outbound.enqueue(session, target=outbound.OFFERS, event="offer.voided",
-                         data=offer_data(offer), now=now,
-                         dedupe_key=f"offer.voided:{offer.id}")
+        outbox.enqueue_webhook(session, target=OFFERS, event="offer.voided",
+                               data=offer_data(offer), now=now, origin=("offer", offer.id or 0),
+                               key=f"offer.voided:{offer.id}")

@@ -1,10 +1,9 @@
-"""Tables of compensation offers, their guards, code pools, escalations and outbound webhooks.
+"""Tables of compensation offers, their guards and code pools.
 
 ``offers`` keeps every code we issued with what it cost and what it earned.
 ``offer_budgets`` and ``offer_customer_locks`` exist only so concurrent workers agree:
 a budget is a counter updated conditionally, a customer lock a row to ``SELECT ... FOR
 UPDATE`` before counting that customer's offers (see :mod:`notifier.offers.guards`).
-``outbound_deliveries`` is a small durable queue of webhooks and shop API calls.
 """
 
 from __future__ import annotations
@@ -95,49 +94,3 @@ class OfferPoolCode(SQLModel, table=True):
     code: str = Field(max_length=64, unique=True)
     imported_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-
-
-class EscalationRecord(SQLModel, table=True):
-    """A case handed to a person; one per notification, however often it is asked for."""
-
-    __tablename__ = "escalations"
-
-    id: int | None = Field(default=None, primary_key=True)
-    notification_id: int | None = Field(default=None, foreign_key="notifications.id",
-                                        unique=True, ondelete="SET NULL")
-    customer_id: int | None = Field(default=None, foreign_key="customers.id",
-                                    index=True, ondelete="SET NULL")
-    order_id: int | None = Field(default=None, foreign_key="orders.id", ondelete="SET NULL")
-    rule: str = Field(max_length=128)
-    step: int
-    reason: str = Field(sa_type=sa.Text)
-    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
-    email_to: str | None = Field(default=None, max_length=320)
-    delivery_id: int | None = Field(default=None, foreign_key="outbound_deliveries.id",
-                                    ondelete="SET NULL")
-
-
-class OutboundDelivery(SQLModel, table=True):
-    """One outbound call (a signed webhook or a shop API request), retried until done.
-
-    ``target`` names the configured receiver (``offers``, ``escalation``, ``shopify``);
-    its URL and secret are read from the settings at send time, so a fixed configuration
-    applies to what is still queued. ``dedupe_key`` (unique) makes enqueueing idempotent.
-    ``status``: ``pending``, ``sending`` (leased), ``delivered``, ``failed``, ``cancelled``.
-    """
-
-    __tablename__ = "outbound_deliveries"
-    __table_args__ = (sa.Index("ix_outbound_deliveries_due", "status", "next_attempt_at"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    target: str = Field(max_length=32)
-    event: str = Field(max_length=64)
-    payload: str = Field(sa_type=sa.Text)
-    dedupe_key: str | None = Field(default=None, max_length=255, unique=True)
-    status: str = Field(default="pending", max_length=16)
-    attempts: int = 0
-    next_attempt_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
-    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    last_error: str | None = Field(default=None, sa_type=sa.Text)
-    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
-    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

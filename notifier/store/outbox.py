@@ -1,4 +1,9 @@
-"""Keyword-only queries on the outbox: claim with a lease, record attempts, finish.
+"""Keyword-only queries on the one outbox: enqueue, claim with a lease, record attempts.
+
+Every delivery is a ``notifications`` row: a rule's message to a customer (written by
+detection), and, through :func:`enqueue` in the transaction of the decision that causes
+it, support emails, signed webhooks and shop API calls. One claim, one lease, one
+attempt table serve them all.
 
 Claiming is the only contended step. On PostgreSQL it is ``SELECT ... FOR UPDATE SKIP
 LOCKED``: workers never wait for each other and never take the same row. SQLite has one
@@ -9,6 +14,8 @@ and the next claim takes them again.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
+from notifier.store.sql import insert_ignore
 from notifier.store.tables import Consent, DeliveryAttempt, Notification, Suppression
 
 
@@ -168,3 +176,73 @@ def statuses_of(session: Session, ids: list[int]) -> list[tuple[str, str | None,
     stmt = (sa.select(n.c.rule, n.c.channel, n.c.status, sa.func.count())
             .where(n.c.id.in_(ids)).group_by(n.c.rule, n.c.channel, n.c.status))
     return [(r, c, s, int(k)) for r, c, s, k in session.execute(stmt)]
+
+
+def enqueue(session: Session, *, kind: str, channel: str, key: str, recipient: str,
+            event: str, payload: str, now: datetime, origin: tuple[str, int] = ("", 0),
+            rule: str = "") -> int:
+    """Queue one delivery due now, in the caller's transaction; returns its row id.
+
+    ``key`` makes it idempotent: queued before, the existing row's id is returned and
+    nothing new is queued. ``origin`` (kind, id) names what caused it (an offer, a
+    notification); ``event`` is shown as the row's template.
+    """
+    insert_ignore(session, Notification, {
+        "key": key, "kind": kind, "rule": rule, "step": 0, "entity_kind": origin[0],
+        "entity_id": origin[1], "template": event, "purpose": "internal",
+        "channels": [channel], "channel": channel, "recipient": recipient, "status": "pending",
+        "due_at": now, "detected_at": now, "attempts": 0, "days_late": 0, "clicks": 0,
+        "converted_after_click": False, "payload": payload}, keys=["key"])
+    found = session.exec(select(Notification.id).where(Notification.key == key)).one()
+    return int(found or 0)
+
+
+def cancel(session: Session, *, key: str, reason: str) -> bool:
+    """Withdraw a queued delivery not yet sent; False when it was sent (or never queued)."""
+    done = session.execute(
+        sa.update(_NOTIFICATIONS)
+        .where(_NOTIFICATIONS.c.key == key, _NOTIFICATIONS.c.status == "pending")
+        .values(status="cancelled", reason=reason)
+        .returning(_NOTIFICATIONS.c.id))
+    return done.first() is not None
+
+
+def open_attempts(session: Session, *, notification_ids: list[int]) -> dict[int, DeliveryAttempt]:
+    """Attempts begun and never completed, per notification: the worker that made them
+    was lost mid-call, so whether the provider took the message is unknown."""
+    if not notification_ids:
+        return {}
+    stmt = select(DeliveryAttempt).where(
+        col(DeliveryAttempt.notification_id).in_(notification_ids),
+        DeliveryAttempt.outcome == "sending")
+    return {a.notification_id: a for a in session.exec(stmt).all()}
+
+
+def close_attempt(session: Session, *, attempt_id: int, outcome: str, now: datetime,
+                  error: str) -> None:
+    """Complete an attempt found open (``unknown``), so it is judged once."""
+    finish_attempt(session, attempt_id=attempt_id, outcome=outcome, now=now, error=error)
+
+
+def renew_leases(session: Session, *, ids: list[int], owner: str, until: datetime) -> int:
+    """Extend this worker's leases on rows still sending (a long batch keeps its claims)."""
+    if not ids:
+        return 0
+    done = session.execute(
+        sa.update(_NOTIFICATIONS)
+        .where(col(_NOTIFICATIONS.c.id).in_(ids), _NOTIFICATIONS.c.status == "sending",
+               _NOTIFICATIONS.c.lease_owner == owner)
+        .values(lease_until=until))
+    return int(done.rowcount or 0)
+
+
+def enqueue_webhook(session: Session, *, target: str, event: str, data: Mapping[str, Any],
+                    key: str, now: datetime, origin: tuple[str, int] = ("", 0),
+                    kind: str = "webhook") -> int:
+    """Queue a signed webhook to ``target`` (``offers``, ``escalation``); the body is
+    ``{"event", "occurred_at", "data"}`` and is signed as stored. ``kind="shopify"``
+    queues a Shopify Admin call (``event`` the operation) the same way."""
+    body = json.dumps({"event": event, "occurred_at": now.isoformat(), "data": data},
+                      ensure_ascii=False, sort_keys=True, default=str)
+    return enqueue(session, kind=kind, channel=kind, key=key, recipient=target, event=event,
+                   payload=body, now=now, origin=origin)

@@ -206,8 +206,10 @@ class Notification(SQLModel, table=True):
     ``status``: ``pending`` (waiting for ``due_at``), ``sending`` (leased), ``sent``,
     ``delivered``, ``undelivered``, ``failed`` (permanent or out of retries),
     ``skipped`` (never sent: ``reason`` says why), ``held_out`` (control group),
-    ``dry_run`` (rule in dry-run mode). ``reason`` always says why a notification is not
-    (yet) sent: "quiet hours until ...", "no consent for marketing sms", ...
+    ``dry_run`` (rule in dry-run mode), ``held`` (the outcome of a send is unknown and
+    ``delivery.on_unknown = "hold"``), ``cancelled`` (withdrawn before sending).
+    ``reason`` always says why a notification is not (yet) sent: "quiet hours until ...",
+    "no consent for marketing sms", ...
     """
 
     __tablename__ = "notifications"
@@ -268,6 +270,13 @@ class Notification(SQLModel, table=True):
     # ``excluded`` (outside the rollout); empty on rows written before any step was due
     # (superseded or stale steps), which belong to neither arm. Reports read it.
     arm: str | None = Field(default=None, max_length=8)
+    # One outbox for everything that leaves the process (#12): ``kind`` is ``message`` (a
+    # rule's step to a customer), ``support`` (an escalation email), ``webhook`` or
+    # ``shopify`` (calls made for the shop); those carry what to send in ``payload``
+    # (JSON), ``recipient`` names the receiver, ``channels`` the one channel.
+    kind: str = Field(default="message", max_length=16,
+                      sa_column_kwargs={"server_default": "message"})
+    payload: str | None = Field(default=None, sa_type=sa.Text)
 
 
 class DeliveryAttempt(SQLModel, table=True):

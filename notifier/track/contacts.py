@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, select
 
 from notifier.config import ContactSourceSettings
-from notifier.offers.sql import insert_ignore
+from notifier.store.sql import insert_ignore
 from notifier.store.tables import Customer, Order
 from notifier.store.track_tables import Contact
 

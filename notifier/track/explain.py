@@ -39,8 +39,13 @@ def outcomes(session: Session, n: Notification) -> dict[str, Any]:
 
 
 def list_notifications(session: Session, *, status: str | None = None, rule: str | None = None,
-                       customer_id: int | None = None, limit: int = 50) -> list[Notification]:
+                       customer_id: int | None = None, limit: int = 50,
+                       kind: str | None = None) -> list[Notification]:
+    """Outbox rows, newest first; ``kind`` narrows to ``message``, ``support``, ``webhook``
+    or ``shopify`` (None: every kind)."""
     stmt = select(Notification).order_by(col(Notification.id).desc()).limit(limit)
+    if kind:
+        stmt = stmt.where(Notification.kind == kind)
     if status:
         stmt = stmt.where(Notification.status == status)
     if rule:
@@ -56,7 +61,8 @@ def describe(session: Session, notification_id: int) -> dict[str, Any] | None:
     if n is None:
         return None
     return {
-        "id": n.id, "key": n.key, "rule": n.rule, "step": n.step, "template": n.template,
+        "id": n.id, "key": n.key, "kind": n.kind, "rule": n.rule, "step": n.step,
+        "template": n.template,
         "entity": f"{n.entity_kind}:{n.entity_id}", "customer_id": n.customer_id,
         "purpose": n.purpose, "channels": n.channels, "channel": n.channel,
         "recipient": n.recipient, "status": n.status, "reason": n.reason,
@@ -89,10 +95,14 @@ def explain(session: Session, notification_id: int) -> str | None:
     data = describe(session, notification_id)
     if data is None:
         return None
+    about = (f"  rule {data['rule']} step {data['step']} template {data['template']} "
+             f"for {data['entity']} customer {data['customer_id']} ({data['purpose']})"
+             if data["kind"] == "message" else
+             f"  {data['kind']} {data['template']} to {data['recipient']} "
+             f"(caused by {data['entity']})")
     lines = [
         f"notification {data['id']} ({data['key']})",
-        f"  rule {data['rule']} step {data['step']} template {data['template']} "
-        f"for {data['entity']} customer {data['customer_id']} ({data['purpose']})",
+        about,
         f"  status: {data['status']}" + (f" - {data['reason']}" if data["reason"] else ""),
         f"  detected {data['detected_at']}, due {data['due_at']}"
         + (f", sent {data['sent_at']} via {data['channel']} to {data['recipient']}"

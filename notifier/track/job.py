@@ -2,9 +2,8 @@
 
 One transaction derives the outcomes of recently written orders (see
 :mod:`notifier.track.conversions`); another hands low survey answers to a person through
-the escalation path (recorded once per message; the helpdesk webhook is queued in the
-durable outbound queue, the support email left in ``emails`` for the engine's email
-channel).
+the escalation path (recorded once per message; its support email and helpdesk webhook
+are outbox rows, committed with it, that the dispatcher sends).
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime
 
-from notifier.domain import EmailMessage
 from notifier.escalation import build_escalation, enqueue_escalation
 from notifier.runtime import Runtime
 from notifier.store.db import transaction
@@ -27,7 +25,6 @@ class Tracker:
         self.runtime = runtime
         self.settings = runtime.settings
         self.windows = Windows(dict(runtime.settings.track.attribution_hours))
-        self.emails: list[tuple[str, EmailMessage]] = []
         bounces = runtime.settings.email.bounces
         self.mailbox = (BounceMailbox(bounces, secret=runtime.settings.server.secret_key
                                       .get_secret_value()) if bounces.enabled else None)
@@ -55,6 +52,4 @@ class Tracker:
                 handover = enqueue_escalation(session, case, self.settings, now)
                 if handover.created:
                     handed += 1
-                    if handover.email is not None:
-                        self.emails.append((f"escalation:{n.id}", handover.email))
         return handed

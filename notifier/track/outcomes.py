@@ -17,9 +17,9 @@ from datetime import datetime
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, select
 
-from notifier.offers.sql import insert_ignore
 from notifier.store import outbox
 from notifier.store.db import transaction
+from notifier.store.sql import insert_ignore
 from notifier.store.tables import Notification
 from notifier.store.track_tables import ReceiptEvent
 

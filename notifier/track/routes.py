@@ -12,22 +12,28 @@
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from notifier.auth import api_key_dependency
-from notifier.deliver.registry import TWILIO_STATUS_PATH
-from notifier.deliver.twilio_signature import is_valid_twilio_signature
+from notifier.callbacks import TWILIO_STATUS_PATH
 from notifier.runtime import Runtime
 from notifier.track import receipts
 from notifier.track.explain import describe, list_notifications
 from notifier.track.tokens import BadToken, verify
+from notifier.track.twilio_signature import is_valid_twilio_signature
 
-if TYPE_CHECKING:
-    from notifier.pipeline import Engine
+
+class Engine(Protocol):
+    """What the routes need of the engine (``notifier serve``): reloading its rules."""
+
+    rules: Callable[[], Any]
+
+    def reload(self) -> list[str]: ...
 
 STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "STOP ALL"}
 

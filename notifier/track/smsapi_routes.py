@@ -17,8 +17,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse
 
-from notifier.deliver.registry import SMSAPI_REPORT_PATH
-from notifier.deliver.smsapi import report_token, smsapi_number
+from notifier.callbacks import SMSAPI_REPORT_PATH, report_token, smsapi_number
 from notifier.runtime import Runtime
 from notifier.track import receipts, smsapi_reports
 from notifier.track.routes import STOP_WORDS

@@ -23,9 +23,9 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from notifier.offers.sql import insert_ignore
 from notifier.runtime import Runtime
 from notifier.store.db import transaction
+from notifier.store.sql import insert_ignore
 from notifier.store.track_tables import ReceiptEvent
 from notifier.track import mailgun, postmark, sendgrid, ses
 from notifier.track.outcomes import Receipt, apply_receipt, record

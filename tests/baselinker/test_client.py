@@ -11,7 +11,7 @@ import pytest
 from notifier.config import BaseLinkerSettings
 from notifier.connectors.baselinker_client import BaseLinkerClient
 from notifier.connectors.errors import ConnectorError
-from notifier.connectors.ratelimit import RateLimiter, backoff
+from notifier.pacing import RateLimiter, backoff
 from tests.baselinker.conftest import TOKEN, FakeTime
 from tests.fakes.baselinker import FakeBaseLinker
 from tests.fakes.http import Reply
@@ -126,4 +126,5 @@ async def test_rate_limiter_sliding_window_and_pause() -> None:
     assert fake.sleeps == [40.0] and fake.t == 1_060.0
     limiter.pause(30.0)
     assert limiter.wait_needed() == 30.0
-    assert backoff(0, base_s=2, max_s=60) == 2 and backoff(10, base_s=2, max_s=60) == 60
+    assert backoff(1, base_s=2, max_s=60, jitter=False) == 2
+    assert backoff(11, base_s=2, max_s=60, jitter=False) == 60

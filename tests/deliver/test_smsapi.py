@@ -6,9 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from notifier.callbacks import report_token, smsapi_number
 from notifier.config import SmsapiSettings
 from notifier.deliver.base import key_digest
-from notifier.deliver.smsapi import SmsapiChannel, report_token, smsapi_number
+from notifier.deliver.smsapi import SmsapiChannel
 from notifier.domain import Outgoing, SmsMessage
 from notifier.errors import ConfigError, DeliveryError
 from tests.fakes.http import Reply

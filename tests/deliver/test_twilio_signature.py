@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from notifier.deliver.twilio_signature import is_valid_twilio_signature
+from notifier.track.twilio_signature import is_valid_twilio_signature
 from tests.fakes.twilio_server import twilio_signature
 
 TOKEN = "twilio-auth-token"

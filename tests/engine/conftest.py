@@ -32,6 +32,10 @@ def put(runtime: Runtime, kind: str, data: dict[str, Any], *, now: datetime,
 
 
 def notifications(runtime: Runtime, **where: Any) -> list[Notification]:
+    """Outbox rows, customer messages unless ``kind=`` says otherwise (None: every kind)."""
+    where.setdefault("kind", "message")
+    if where["kind"] is None:
+        del where["kind"]
     with runtime.sessions() as session:
         stmt = select(Notification).order_by(col(Notification.id))
         for name, value in where.items():

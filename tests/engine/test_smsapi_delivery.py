@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from notifier.app import create_app
+from notifier.callbacks import report_token
 from notifier.clock import FrozenClock
 from notifier.config import Settings
-from notifier.deliver.smsapi import report_token
 from notifier.pipeline import Engine
 from notifier.runtime import Runtime
 from notifier.store.tables import DeliveryAttempt, Suppression

@@ -14,12 +14,14 @@ from notifier.escalation import (
     is_repeat_incident,
     prior_incidents,
 )
-from notifier.offers import OfferService, OutboundSender
+from notifier.escalation.handover import email_from_payload
+from notifier.offers import OfferService
 from notifier.store.db import transaction
 from notifier.store.tables import Notification, Shipment
 from tests.conftest import make_settings
 from tests.fakes.webhook_sink import WebhookSink
 from tests.offers.conftest import NOW, add_customer, add_notification, add_order, reserve
+from tests.outbox import deliver, rows
 
 SECRET = "helpdesk-secret"
 
@@ -64,15 +66,16 @@ async def test_escalation_webhook_carries_the_case_signed(
                                    reason="second delay within 30 days", now=NOW)
             handover = enqueue_escalation(session, esc, settings, NOW)
             again = enqueue_escalation(session, esc, settings, NOW)
-        sender = OutboundSender(sessions, settings)
-        try:
-            assert await sender.deliver_due(NOW) == {"delivered": 1}
-        finally:
-            await sender.aclose()
+        assert await deliver(settings, NOW) == {"sent": 2}  # the webhook and the email
+        assert await deliver(settings, NOW) == {}
 
-    assert handover.created and handover.delivery_id is not None
-    assert (again.created, again.email, again.delivery_id) == (False, None,
-                                                               handover.delivery_id)
+    assert handover.created and None not in (handover.webhook_id, handover.email_id)
+    assert (again.created, again.email_id, again.webhook_id) == (False, None, None)
+    [webhook], [support] = rows(settings, "webhook"), rows(settings, "support")
+    assert (webhook.id, webhook.status, webhook.template) == (
+        handover.webhook_id, "sent", "escalation.created")
+    assert (support.id, support.status, support.recipient) == (
+        handover.email_id, "sent", "zespol@sklep.pl")
     (request,) = sink.requests
     assert request.headers["X-Notifier-Event"] == "escalation.created"
     assert sink.verified(now=NOW)
@@ -95,8 +98,8 @@ async def test_escalation_webhook_carries_the_case_signed(
     assert data["offers"][0]["status"] == "issued"
     assert data["prior_incidents"] == 1  # the order that shipped late; not this parcel
 
-    email = handover.email
-    assert email is not None and email.to == "zespol@sklep.pl"
+    email = email_from_payload(support.payload or "")
+    assert email.to == "zespol@sklep.pl"
     assert email.subject == "Escalation: order 1001 (shipment-late, 5 day(s) late)"
     assert email.reply_to == "c1@example.pl"
     assert "second delay within 30 days" in email.text and "6800123" in email.text
@@ -114,8 +117,10 @@ async def test_without_a_webhook_only_the_email_goes(
         esc = build_escalation(session, notification=notification,  # type: ignore[arg-type]
                                reason="limit reached", now=NOW, timeline_limit=2)
         handover = enqueue_escalation(session, esc, settings, NOW)
-    assert handover.delivery_id is None
-    assert handover.email is not None and handover.email.to == "pomoc@example.com"
+    assert handover.webhook_id is None and handover.email_id is not None
+    assert rows(settings, "webhook") == []
+    [support] = rows(settings, "support")
+    assert email_from_payload(support.payload or "").to == "pomoc@example.com"
     assert [e.rule for e in esc.timeline] == ["shipment-late", "shipment-late"]  # newest 2
 
 

@@ -6,6 +6,7 @@
     sink.messages[0].message["Subject"]    # parsed email.message.EmailMessage
     sink.connection_count                  # distinct client sessions that sent mail
     sink.fail_next("RCPT", 550, "5.1.1 No such user")
+    sink.data_delay_s = 2.0                # accept the data, answer the final "." late
     sink.stop(); sink.start()              # down and up again on the same port
     sink.stop()
 
@@ -15,6 +16,7 @@ server answers 250, so it is visible as soon as the client's send returns.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
 from collections import deque
@@ -68,6 +70,9 @@ class _Handler:
         if self.failures["DATA"]:
             return self.failures["DATA"].popleft()
         raw = bytes(envelope.original_content or envelope.content)
+        if self.sink.data_delay_s:  # a slow relay: it takes the message, answers late
+            self.sink.late.append(raw)
+            await asyncio.sleep(self.sink.data_delay_s)
         login = session.auth_data.login.decode() if session.authenticated else None
         self.sink.messages.append(
             Received(
@@ -96,6 +101,8 @@ class SmtpSink:
         self.port = free_port()
         self.messages: list[Received] = []
         self.peers: set[Any] = set()
+        self.data_delay_s = 0.0
+        self.late: list[bytes] = []  # data taken by a slow relay before it answered
         self._tls = tls
         self._implicit_tls = implicit_tls
         self._credentials = credentials

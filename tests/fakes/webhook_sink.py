@@ -8,7 +8,7 @@
         sink.verified(now=now)            # every received signature checks out
 
 It answers 200 unless scripted otherwise and checks nothing itself: tests verify the
-signature with :func:`notifier.offers.signing.verify`, as a real receiver would.
+signature with :func:`notifier.deliver.signing.verify`, as a real receiver would.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from notifier.offers.signing import HEADER, verify
+from notifier.deliver.signing import HEADER, verify
 from tests.fakes.http import FakeHttpServer, Recorded, Reply
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from notifier.deliver.signing import signature, verify
 from notifier.offers.codes import ALPHABET, generate_code, normalise_code
-from notifier.offers.signing import signature, verify
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 

@@ -6,24 +6,24 @@ creates the discount and its code together. Percent and amount offers use
 expires); free shipping uses ``discountCodeFreeShippingCreate`` (all countries). The API
 version is configurable (``[offers.shopify].api_version``) because Shopify retires
 versions quarterly. A "code already taken" answer means an earlier attempt succeeded
-(its response was lost), so it counts as delivered.
+(its response was lost), so it counts as delivered and the channel is idempotent.
 
-The queued payload (``discount.create``) is :func:`discount_payload` of an offer.
+The queued ``data`` of a ``discount.create`` call is
+:func:`notifier.offers.sync.discount_payload` of an offer.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
 import httpx
 
 from notifier.config import ShopifyAdminSettings
-from notifier.deliver.base import permanent, transient
-from notifier.offers.outbound import Due, check_response
-from notifier.store.offer_tables import Offer
+from notifier.deliver.base import ChannelBase, permanent, transient
+from notifier.deliver.webhook import check_response, post
+from notifier.domain import Integration, Outgoing, SendResult, ShopCall
 
 BASIC = """
 mutation discountCodeBasicCreate($discount: DiscountCodeBasicInput!) {
@@ -40,13 +40,6 @@ mutation discountCodeFreeShippingCreate($discount: DiscountCodeFreeShippingInput
     userErrors { field code message }
   }
 }"""
-
-
-def discount_payload(offer: Offer) -> dict[str, Any]:
-    """What the queue stores for one offer: enough to build the mutation later."""
-    return {"code": offer.code, "kind": offer.kind, "value": str(offer.value),
-            "currency": offer.currency, "policy": offer.policy,
-            "starts_at": offer.issued_at.isoformat(), "ends_at": offer.expires_at.isoformat()}
 
 
 def mutation_for(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -70,29 +63,34 @@ def mutation_for(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return BASIC, {"discount": {**common, "customerGets": gets}}
 
 
-class ShopifyTarget:
-    """The ``shopify`` outbound target."""
+class ShopifyAdminChannel(ChannelBase):
+    """Sends :class:`ShopCall` s (``discount.create``) to one shop's Admin API."""
 
-    max_attempts: ClassVar[int] = 10
-    backoff_base_s: ClassVar[float] = 30.0
-    backoff_max_s: ClassVar[float] = 3600.0
+    kind = Integration.SHOPIFY
+    name = "shopify-admin"
+    idempotent: ClassVar[bool] = True
+    # A standard app restores 50 query-cost points a second; a discount mutation costs
+    # about 10, so two calls a second stay well inside the bucket with room for others.
+    rate_limit: ClassVar[tuple[int, float] | None] = (2, 1.0)
 
-    def __init__(self, settings: ShopifyAdminSettings) -> None:
+    def __init__(self, settings: ShopifyAdminSettings, *,
+                 client: httpx.AsyncClient | None = None) -> None:
         self.settings = settings
         base = settings.api_base_url.rstrip("/") or f"https://{settings.shop}"
         self.url = f"{base}/admin/api/{settings.api_version}/graphql.json"
+        self.client = client or httpx.AsyncClient()
+        self._own_client = client is None
 
-    async def send(self, client: httpx.AsyncClient, due: Due, now: datetime) -> None:
-        data = json.loads(due.body)["data"]
-        query, variables = mutation_for(data)
+    async def send(self, outgoing: Outgoing) -> SendResult:
+        call = self._message(outgoing, ShopCall)
+        if call.operation != "discount.create":
+            raise permanent(f"shopify: unknown operation {call.operation!r}", "shopify-operation")
+        query, variables = mutation_for(json.loads(call.data))
         headers = {"X-Shopify-Access-Token": self.settings.access_token.get_secret_value(),
                    "Content-Type": "application/json"}
-        try:
-            response = await client.post(self.url, json={"query": query, "variables": variables},
-                                         headers=headers, timeout=self.settings.timeout_s)
-        except httpx.TransportError as exc:
-            raise transient(f"{type(exc).__name__}: {exc}", "network") from exc
-        check_response(response, now)
+        response = await post(self.client, self.url, timeout_s=self.settings.timeout_s,
+                              json={"query": query, "variables": variables}, headers=headers)
+        check_response(response)
         answer = response.json()
         if answer.get("errors"):  # GraphQL-level: throttled, malformed, access denied
             text = json.dumps(answer["errors"])[:300]
@@ -104,3 +102,9 @@ class ShopifyTarget:
         if errors and not all(e.get("code") == "TAKEN" for e in errors):
             raise permanent(f"shopify user errors: {json.dumps(errors)[:300]}",
                             "shopify-user-error")
+        node = (payload.get("codeDiscountNode") or {}).get("id") or "taken"
+        return SendResult(provider_id=str(node)[:128])
+
+    async def aclose(self) -> None:
+        if self._own_client:
+            await self.client.aclose()
