@@ -26,6 +26,7 @@ from notifier.track.routes import build_track_router
 from notifier.track.smsapi_routes import build_smsapi_router
 from notifier.track.survey_pages import build_survey_router
 from notifier.track.webhooks import build_webhook_router
+from notifier.transit.routes import build_carriers_router
 
 if TYPE_CHECKING:
     from notifier.pipeline import Engine
@@ -62,6 +63,7 @@ def create_app(runtime: Runtime, *, engine: Engine | None = None) -> FastAPI:
     app.include_router(build_push_router(runtime))
     app.include_router(build_smsapi_router(runtime))
     app.include_router(build_reports_router(runtime, rules=_rules_of(runtime, engine)))
+    app.include_router(build_carriers_router(runtime))
 
     @app.get("/metrics", tags=["operations"], include_in_schema=False)
     async def metrics() -> Response:

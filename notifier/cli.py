@@ -296,6 +296,9 @@ def _mount_groups() -> None:
     from notifier.ingest.push_cli import add_push_commands
 
     add_push_commands(push_app, get_settings)
+    from notifier.transit.commands import build_carriers_cli
+
+    app.add_typer(build_carriers_cli(get_settings), name="carriers")
 
 
 def _customer_context(settings: Settings, customer_id: int, message_name: str):  # type: ignore[no-untyped-def]

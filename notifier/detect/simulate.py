@@ -35,6 +35,7 @@ from notifier.detect.rules import Rule, RuleSet
 from notifier.detect.sampling import assign, customer_key
 from notifier.store.snapshots import ENTITY_TABLES, related
 from notifier.store.tables import Consent
+from notifier.transit.model import TransitModel
 
 
 @dataclass
@@ -70,7 +71,10 @@ class Simulation:
 
 def simulate(factory: sessionmaker[Session], rules: RuleSet, start: datetime, end: datetime,
              *, rule_name: str | None = None, show: int = 5, batch_size: int = 1000,
-             first_run: bool = False) -> Simulation:
+             first_run: bool = False, transit: TransitModel | None = None) -> Simulation:
+    """Replay the window; ``transit`` is the model ``shipment.at_risk`` predicts with (the
+    one in force now: fitted on that history, so its replay is optimistic — the honest
+    figure is the backtest of ``notifier carriers report``)."""
     result = Simulation(start, end, first_run=first_run)
     chosen = [r for r in rules if rule_name is None or r.name == rule_name]
     for rule in chosen:
@@ -88,7 +92,7 @@ def simulate(factory: sessionmaker[Session], rules: RuleSet, start: datetime, en
                     break
                 last_id = rows[-1].id or last_id
                 for snaps in related(session, kind, rows):
-                    facts = Facts(**snaps)
+                    facts = Facts(**snaps, transit=transit)
                     for rule in kind_rules:
                         _replay(session, rule, facts, result, show)
     return result
@@ -233,7 +237,7 @@ def add_simulate_command(rules_cli: typer.Typer, get_settings: Callable[[], Sett
         zone = settings.shop.timezone
         sim = simulate(runtime.sessions, rules_for(settings), parse_moment(start, zone),
                        parse_moment(end, zone), rule_name=rule, show=show,
-                       first_run=first_run)
+                       first_run=first_run, transit=engine.transit.current())
         typer.echo(format_simulation(sim))
         runtime.close()
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from notifier.detect.facts import Facts
@@ -98,8 +98,8 @@ class Backtest:
     by_carrier: dict[str, Figures] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"threshold": self.threshold, "from": self.start.isoformat(),
-                "to": self.end.isoformat(), "trained_on": self.model_parcels,
+        return {"threshold": self.threshold, "from": self.start.astimezone(UTC).isoformat(),
+                "to": self.end.astimezone(UTC).isoformat(), "trained_on": self.model_parcels,
                 **self.total.as_dict(),
                 "carriers": {c: f.as_dict() for c, f in sorted(self.by_carrier.items())}}
 
