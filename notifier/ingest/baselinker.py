@@ -34,6 +34,7 @@ from notifier.ingest.records import (
     OrderStatus,
     ShipmentIn,
     ShipmentStatus,
+    destination,
     normalise_phone,
 )
 
@@ -160,6 +161,7 @@ class Order(_Model):
     delivery_fullname: str = ""
     invoice_fullname: str = ""
     delivery_country_code: str = ""
+    delivery_postcode: str = ""
     products: list[Product] = Field(default_factory=list)
 
     @field_validator("external_order_id", "user_login", "email", "phone", mode="before")
@@ -292,6 +294,7 @@ class BaseLinkerAdapter:
             "shipping_total": order.delivery_price.quantize(_CENT),
             "items": [_item(p) for p in order.products],
             "shipping_method": order.delivery_method or None,
+            **destination(order.delivery_country_code, order.delivery_postcode),
             "placed_at": when(order.date_add) or when(order.date_confirmed),
             # Always sent, so an order taken back out of a cancelled status is live again.
             "cancelled_at": in_status if status == "cancelled" else None,
