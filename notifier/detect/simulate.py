@@ -231,13 +231,16 @@ def add_simulate_command(rules_cli: typer.Typer, get_settings: Callable[[], Sett
     ) -> None:
         """Replay stored history over a window: what each rule would have sent."""
         from notifier.runtime import create_runtime
+        from notifier.transit.service import load_model
 
         settings = get_settings()
         runtime = create_runtime(settings)
+        with runtime.sessions() as session:
+            transit = load_model(session)  # the model in force now (see simulate())
         zone = settings.shop.timezone
         sim = simulate(runtime.sessions, rules_for(settings), parse_moment(start, zone),
                        parse_moment(end, zone), rule_name=rule, show=show,
-                       first_run=first_run, transit=engine.transit.current())
+                       first_run=first_run, transit=transit)
         typer.echo(format_simulation(sim))
         runtime.close()
 
