@@ -104,7 +104,9 @@ def import_file(
 
 @app.command()
 def tick(
-    now: Annotated[str | None, typer.Option(help="ISO-8601 moment, default: the present")] = None,
+    now: Annotated[str | None, typer.Option(
+        help="now, +2d, +36h, +90m (from the present) or an ISO-8601 moment with offset; "
+             "default: the present")] = None,
 ) -> None:
     """Run one detection-and-dispatch pass as of --now (operations, demos, tests)."""
     import asyncio
@@ -203,8 +205,9 @@ def _serve(host: str | None, port: int | None, *, with_engine: bool) -> None:
     runtime = create_runtime(settings)
     engine = _engine_or_exit(build_engine, runtime) if with_engine else None
     application = create_app(runtime, engine=engine)
+    # --port 0 asks the system for a free port (uvicorn logs the one it got).
     uvicorn.run(application, host=host or settings.server.host,
-                port=port or settings.server.port, log_level="info")
+                port=settings.server.port if port is None else port, log_level="info")
 
 
 @push_app.command("vapid-keys")

@@ -6,18 +6,20 @@ from datetime import UTC, datetime
 
 import typer
 
+from notifier.config_types import parse_moment
 
-def parse_now(value: str | None) -> datetime:
-    """``--now``: an ISO-8601 moment with its offset; empty means the present."""
+
+def parse_now(value: str | None, *, present: datetime | None = None) -> datetime:
+    """``--now``: ``now``, a moment relative to the present (``+2d``, ``+36h``, ``+90m``)
+    or an ISO-8601 moment with its offset; empty means the present. Anything else stops
+    the command (exit 2) naming the accepted forms."""
+    present = present or datetime.now(UTC)
     if not value:
-        return datetime.now(UTC)
+        return present
     try:
-        moment = datetime.fromisoformat(value)
+        return parse_moment(value, now=present)
     except ValueError as exc:
-        raise typer.BadParameter(f"--now: not an ISO-8601 moment: {value!r}") from exc
-    if moment.tzinfo is None:
-        raise typer.BadParameter("--now needs a timezone offset, e.g. 2026-12-01T09:00:00+01:00")
-    return moment
+        raise typer.BadParameter(f"--now: {exc}") from exc
 
 
 def current_context() -> typer.Context | None:

@@ -12,9 +12,10 @@ ever sees the parsed value.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer
@@ -141,3 +142,56 @@ Window = _optional(TimeWindow, "HH:MM-HH:MM (e.g. 21:00-08:00)")
 
 #: ``"1/24h"`` -> :class:`Cap`; an empty string means "no cap".
 CapText = _optional(Cap, "N/duration (e.g. 1/24h)")
+
+
+# --- moments -----------------------------------------------------------------------------
+
+#: The forms :func:`parse_moment` accepts, as an error message names them.
+MOMENT_FORMS = ("now; +2d, +36h, +90m or +1d12h (days, hours, minutes from now; - for the "
+                "past); or an ISO-8601 moment with its offset, e.g. 2026-12-01T09:00:00+01:00")
+
+
+def parse_moment(text: str, *, now: datetime) -> datetime:
+    """A moment as an operator types it: ``now``, relative to ``now`` (``+2d``, ``-90m``)
+    or absolute (ISO 8601 with an offset). ``ValueError`` names the accepted forms.
+
+        parse_moment("+36h", now=t)   # t + timedelta(hours=36)
+    """
+    value = text.strip()
+    if value.lower() == "now":
+        return now
+    if value[:1] in ("+", "-"):
+        try:
+            delta = parse_duration(value[1:])
+        except ValueError:
+            raise ValueError(f"{text!r} is not a moment; use {MOMENT_FORMS}") from None
+        return now + delta if value[0] == "+" else now - delta
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a moment; use {MOMENT_FORMS}") from None
+    if moment.tzinfo is None:
+        raise ValueError(f"{text!r} has no timezone offset; use {MOMENT_FORMS}")
+    return moment
+
+
+# --- lists written as text ---------------------------------------------------------------
+
+
+def text_list(value: object) -> object:
+    """A list setting given as text (an environment variable) in either form users write:
+    a JSON list (``'["k1","k2"]'``, what pydantic-settings documents) or comma-separated
+    (``k1,k2``). Anything else (a list from TOML) passes through unchanged.
+    """
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        try:
+            parsed = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not a JSON list ({exc.msg}); write [\"a\", \"b\"] or a,b") from None
+        if not isinstance(parsed, list):
+            raise ValueError('not a JSON list; write ["a", "b"] or a,b')
+        return parsed
+    return [part.strip() for part in text.split(",") if part.strip()]

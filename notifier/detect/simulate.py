@@ -28,6 +28,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, select
 
 from notifier.config import Settings
+from notifier.config_types import parse_moment as relative_moment
 from notifier.detect.evaluate import evaluate
 from notifier.detect.facts import Facts
 from notifier.detect.history import facts_as_of
@@ -206,13 +207,20 @@ def format_simulation(sim: Simulation) -> str:
     return "\n".join(lines)
 
 
-def parse_moment(text: str, zone: str) -> datetime:
-    """ISO date or date-time; a bare date means its midnight in the shop's zone."""
-    if len(text) == 10:
-        day = datetime.fromisoformat(text).date()
-        return datetime.combine(day, time(0), tzinfo=ZoneInfo(zone)).astimezone(UTC)
-    moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(zone))
+def parse_moment(text: str, zone: str, *, present: datetime | None = None) -> datetime:
+    """ISO date or date-time (a bare date means its midnight in the shop's zone, a time
+    without offset the shop's zone), or ``now`` / ``+7d`` / ``-30d`` from the present."""
+    try:
+        if len(text) == 10:
+            day = datetime.fromisoformat(text).date()
+            return datetime.combine(day, time(0), tzinfo=ZoneInfo(zone)).astimezone(UTC)
+        moment = datetime.fromisoformat(text)
+        return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(zone))
+    except ValueError:
+        try:
+            return relative_moment(text, now=present or datetime.now(UTC))
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from exc
 
 
 def add_simulate_command(rules_cli: typer.Typer, get_settings: Callable[[], Settings], *,
@@ -221,8 +229,8 @@ def add_simulate_command(rules_cli: typer.Typer, get_settings: Callable[[], Sett
     passes the orchestration's loader: detect does not import it)."""
     @rules_cli.command("simulate")
     def simulate_command(
-        start: Annotated[str, typer.Option("--from", help="ISO date or date-time")],
-        end: Annotated[str, typer.Option("--to", help="ISO date or date-time")],
+        start: Annotated[str, typer.Option("--from", help="ISO date or date-time, or now/-30d")],
+        end: Annotated[str, typer.Option("--to", help="ISO date or date-time, or now/+7d")],
         rule: Annotated[str | None, typer.Option("--rule", help="only this rule")] = None,
         show: Annotated[int, typer.Option(help="recipients listed per step")] = 5,
         first_run: Annotated[bool, typer.Option(

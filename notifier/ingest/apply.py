@@ -229,6 +229,9 @@ class Applier:
         values = self._given(record, skip={"customer", "items", "cart_external_id"})
         if held is None:
             values = {"status": record.status, "currency": record.currency} | values
+            # A new order sent without its placement time was placed when it reached us
+            # (an API client posting as the sale happens): it gets its promise from that.
+            values.setdefault("placed_at", self.now)
         if "items" in record.given():
             values["items"] = [item.model_dump(mode="json") for item in record.items]
         if record.customer is not None:

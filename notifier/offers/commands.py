@@ -57,7 +57,7 @@ def build_offers_cli(get_settings: Callable[[], Settings]) -> typer.Typer:
 
     @app.command("status")
     def status_command(
-        now: Annotated[str | None, typer.Option(help="ISO-8601 moment; default: now")] = None,
+        now: Annotated[str | None, typer.Option(help="now, +2d or ISO-8601; default: now")] = None,
     ) -> None:
         """Each policy's budget this month and each pool's free codes."""
         rt = runtime()
