@@ -1,9 +1,11 @@
 # Two commands do all set-up on a fresh machine:
 #   make run    virtualenv, install, migrate, start the engine on its embedded defaults
-#   make test   virtualenv, install with dev extras, lint, the whole suite
+#   make test   virtualenv, install with dev extras, services (PostgreSQL, Chromium), lint,
+#               the whole suite
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+PYTEST_ARGS ?=
 
 .PHONY: run test lint bench clean
 
@@ -23,10 +25,13 @@ run: $(VENV)/.installed
 	$(BIN)/notifier db upgrade
 	$(BIN)/notifier serve
 
+# The services the suite needs (PostgreSQL running, Chromium installed) are set up first by
+# scripts/test-services.sh; make stops with pytest's exit status when a test fails.
 test: $(VENV)/.installed-dev
+	scripts/test-services.sh
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
