@@ -16,11 +16,12 @@ import tomllib
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
@@ -37,10 +38,11 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from notifier.config_types import Cap, CapText, Duration, TimeWindow, Window
+from notifier.config_types import Cap, CapText, Duration, TimeWindow, Window, text_list
 from notifier.errors import ConfigError
 
 CONFIG_ENV = "NOTIFIER_CONFIG"
+_T = TypeVar("_T")
 CHANNELS = ("email", "sms", "push")
 RATE_LIMITED = (*CHANNELS, "webhook", "shopify")
 PURPOSES = ("transactional", "marketing")
@@ -84,22 +86,17 @@ class ServerSettings(Section):
     )
 
 
+#: A list setting: in an environment variable either a JSON list or comma-separated
+#: (NOTIFIER_API__KEYS='["k1","k2"]' or NOTIFIER_API__KEYS=k1,k2), see text_list.
+TextList = Annotated[list[_T], NoDecode, BeforeValidator(text_list)]
+
+
 class ApiSettings(Section):
-    keys: Annotated[list[SecretStr], NoDecode] = Field(
-        default_factory=list, description="bearer keys for /v1/*"
-    )
+    keys: TextList[SecretStr] = Field(default_factory=list, description="bearer keys for /v1/*")
     idempotency_key_ttl: Duration = Field(
         default=timedelta(hours=24),
         description="how long an Idempotency-Key is remembered (per API key and endpoint)",
     )
-
-    @field_validator("keys", mode="before")
-    @classmethod
-    def _split_keys(cls, value: Any) -> Any:
-        # NOTIFIER_API__KEYS="k1,k2" is friendlier than a JSON list in an env var.
-        if isinstance(value, str):
-            return [k.strip() for k in value.split(",") if k.strip()]
-        return value
 
 
 class ShopSettings(Section):
@@ -239,7 +236,7 @@ class PushCaptureSettings(Section):
     publishable_key: str = Field(
         default="", description="identifies the shop in its pages; can only create subscriptions"
     )
-    allowed_origins: list[str] = Field(
+    allowed_origins: TextList[str] = Field(
         default_factory=list, description="storefront origins, e.g. https://sklep.example.pl"
     )
     customer_token_secret: SecretStr = Field(
@@ -390,7 +387,7 @@ class OfferTierSettings(Section):
     max_days_late: int | None = Field(default=None, ge=0)
     min_order_total: Decimal | None = Field(default=None, ge=0)
     max_order_total: Decimal | None = Field(default=None, ge=0)
-    segments: list[str] = Field(default_factory=list)
+    segments: TextList[str] = Field(default_factory=list)
     kind: Literal["percent", "amount", "free_shipping"] = "percent"
     percent: Decimal | None = Field(default=None, gt=0, le=100)
     amount: dict[str, Decimal] = Field(default_factory=dict)
@@ -476,8 +473,8 @@ class OffersSettings(Section):
     )
     policies: dict[str, OfferPolicySettings] = Field(default_factory=dict)
     webhook: OutboundWebhookSettings = Field(default_factory=OutboundWebhookSettings)
-    webhook_events: list[Literal["offer.issued", "offer.voided", "offer.pool_low",
-                                 "offer.pool_empty"]] = Field(
+    webhook_events: TextList[Literal["offer.issued", "offer.voided", "offer.pool_low",
+                                     "offer.pool_empty"]] = Field(
         default_factory=lambda: ["offer.issued", "offer.voided", "offer.pool_low",
                                  "offer.pool_empty"])
     shopify: ShopifyAdminSettings = Field(default_factory=ShopifyAdminSettings)
@@ -562,7 +559,7 @@ class SesSettings(Section):
     """Amazon SES events through an SNS HTTP(S) subscription (``POST /webhooks/ses``)."""
 
     enabled: bool = False
-    topic_arns: list[str] = Field(default_factory=list, description="empty: any topic")
+    topic_arns: TextList[str] = Field(default_factory=list, description="empty: any topic")
     cert_url_pattern: str = Field(
         default=r"^https://sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/",
         description="regex the SigningCertURL and SubscribeURL must match")

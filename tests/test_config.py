@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, get_args, get_origin
 
 import pytest
+from pydantic import BaseModel, BeforeValidator
 
-from notifier.config import load_settings
+from notifier.config import OfferTierSettings, Settings, load_settings
+from notifier.config_types import text_list
 from notifier.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -181,3 +186,73 @@ def test_serve_and_worker_exit_non_zero_naming_the_key(tmp_path: Path, command: 
     assert "delivery.quiet_hours.sms" in done.stderr
     assert "NOTIFIER_DELIVERY__FREQUENCY_CAPS__MARKETING" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
+
+
+# Every list-valued setting, from the environment in both forms users write.
+LIST_SETTINGS = [
+    ("NOTIFIER_API__KEYS", lambda s: [k.get_secret_value() for k in s.api.keys],
+     ["k1", "k2"]),
+    ("NOTIFIER_OFFERS__WEBHOOK_EVENTS", lambda s: s.offers.webhook_events,
+     ["offer.issued", "offer.pool_empty"]),
+    ("NOTIFIER_TRACK__SES__TOPIC_ARNS", lambda s: s.track.ses.topic_arns,
+     ["arn:aws:sns:eu-west-1:1:a", "arn:aws:sns:eu-west-1:1:b"]),
+    ("NOTIFIER_PUSH__CAPTURE__ALLOWED_ORIGINS", lambda s: s.push.capture.allowed_origins,
+     ["https://sklep.example.pl", "https://m.sklep.example.pl"]),
+]
+
+
+def _list_fields(model: type[BaseModel], path: str = "") -> Iterator[tuple[str, Any]]:
+    for name, info in model.model_fields.items():
+        kind = info.annotation
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            yield from _list_fields(kind, f"{path}{name}.")
+        elif get_origin(kind) is list:
+            [item] = get_args(kind)
+            if not (isinstance(item, type) and issubclass(item, BaseModel)):
+                yield f"{path}{name}", info
+
+
+def test_every_list_setting_reads_both_forms() -> None:
+    """A new list setting must read JSON and commas too (and be in LIST_SETTINGS)."""
+    found = dict(_list_fields(Settings))
+    found.update((f"offers.policies.*.tiers.*.{n}", i) for n, i in _list_fields(OfferTierSettings))
+    plain = [name for name, info in found.items()
+             if not any(isinstance(m, BeforeValidator) and m.func is text_list
+                        for m in info.metadata)]
+    assert plain == []
+    covered = {v.removeprefix("NOTIFIER_").lower().replace("__", ".") for v, _, _ in LIST_SETTINGS}
+    assert set(found) - covered == {"offers.policies.*.tiers.*.segments"}  # tested below
+
+
+@pytest.mark.parametrize(("variable", "read", "values"), LIST_SETTINGS)
+@pytest.mark.parametrize("form", ["json", "commas"])
+def test_list_settings_from_env_in_json_or_commas(
+    variable: str, read: Any, values: list[str], form: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    text = json.dumps(values) if form == "json" else " , ".join(values)
+    monkeypatch.setenv(variable, text)
+    assert read(load_settings()) == values
+
+
+def test_an_offer_policy_segments_list_from_env_in_either_form(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('[offers.policies.vip]\ntiers = [{percent = 10, segments = ["vip"]}]\n',
+                      encoding="utf-8")
+    settings = load_settings(config)
+    assert settings.offers.policies["vip"].tiers[0].segments == ["vip"]
+    for text in ('["vip","gold"]', "vip,gold"):
+        tier = OfferTierSettings.model_validate({"percent": 10, "segments": text})
+        assert tier.segments == ["vip", "gold"]
+
+
+def test_a_broken_json_list_in_env_names_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NOTIFIER_API__KEYS", '["k1", ')
+    with pytest.raises(ConfigError, match="NOTIFIER_API__KEYS"):
+        load_settings()
