@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -35,7 +36,7 @@ from typing import Any
 from sqlmodel import Session
 
 from notifier.config import Settings
-from notifier.detect.rules import RuleSet
+from notifier.detect.rules import Rule, RuleSet
 from notifier.reports import queries as q
 from notifier.track import stats
 
@@ -308,7 +309,7 @@ class _Context:
         if rule is None:
             warnings.append("rule not loaded now: its configured split is unknown")
 
-        steps = self._steps(rule, rows, skipped, offers, step_surveys, period)
+        steps = self._steps(rule, rows, skipped, offers, step_surveys)
         cost_by_channel: Counter[str] = Counter()
         for r in rows:
             if r.channel and r.sent:
@@ -363,9 +364,9 @@ class _Context:
                      if needed is not None and per_week > 0 else None)
         return Planner(baseline, detectable, per_week, target, to_target, remaining)
 
-    def _steps(self, rule: Any, rows: list[q.StepRow], skipped: list[tuple[int, str, int]],
-               offers: dict[int, q.OfferCounts], surveys: dict[int, q.SurveyCounts],
-               period: q.Period) -> tuple[StepReport, ...]:
+    def _steps(self, rule: Rule | None, rows: list[q.StepRow],
+               skipped: list[tuple[int, str, int]], offers: dict[int, q.OfferCounts],
+               surveys: dict[int, q.SurveyCounts]) -> tuple[StepReport, ...]:
         by_step: dict[int, list[q.StepRow]] = defaultdict(list)
         for r in rows:
             by_step[r.step].append(r)
@@ -444,7 +445,7 @@ def _reasons(rows: list[tuple[int, str, int]]) -> dict[str, int]:
     return dict(out.most_common())
 
 
-def _sum_offers(items: Any) -> q.OfferCounts:
+def _sum_offers(items: Iterable[q.OfferCounts]) -> q.OfferCounts:
     total = q.OfferCounts()
     for o in items:
         total.issued += o.issued
@@ -453,7 +454,7 @@ def _sum_offers(items: Any) -> q.OfferCounts:
     return total
 
 
-def _sum_surveys(items: Any) -> q.SurveyCounts:
+def _sum_surveys(items: Iterable[q.SurveyCounts]) -> q.SurveyCounts:
     total = q.SurveyCounts()
     for s in items:
         total.add("csat", s.csat_answers, s.satisfied, 0, s.csat_sum)
