@@ -77,12 +77,16 @@ class Engine:
             self.runtime.metrics.notification(rule, None, status, n)
         return found
 
-    async def refit_transit(self, now: datetime) -> int | None:
-        """Refit the transit model if this worker holds the refit lease (daily job)."""
-        return await asyncio.to_thread(self._refit_transit, now)
+    async def refit_transit(self, now: datetime, *, if_missing: bool = False) -> int | None:
+        """Refit the transit model if this worker holds the refit lease (daily job); with
+        ``if_missing``, only when none is stored yet (at start-up: a new install predicts
+        the same day, not after the first night)."""
+        return await asyncio.to_thread(self._refit_transit, now, if_missing)
 
-    def _refit_transit(self, now: datetime) -> int | None:
+    def _refit_transit(self, now: datetime, if_missing: bool = False) -> int | None:
         sessions = self.runtime.sessions
+        if if_missing and self.transit.current() is not None:
+            return None
         if not take_lease(sessions, TRANSIT_LEASE, owner=self.dispatcher.owner, now=now,
                           ttl=timedelta(hours=1)):
             return None

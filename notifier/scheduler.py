@@ -58,9 +58,13 @@ def create_scheduler(engine: Engine) -> AsyncIOScheduler:
             # Singleton work: the worker holding the lease refits; the others only read.
             await engine.refit_transit(clock())
 
+        async def first_fit() -> None:
+            await engine.refit_transit(clock(), if_missing=True)
+
         scheduler.add_job(refit_transit, "cron", hour=transit.refit_hour, minute=0,
                           timezone=engine.runtime.settings.shop.timezone, id="transit-refit",
                           **common)
+        scheduler.add_job(first_fit, id="transit-first-fit", **common)  # once, at start
     if engine.baselinker is not None:
         poller = engine.baselinker
         interval = engine.runtime.settings.baselinker.poll_interval_s

@@ -22,7 +22,8 @@ async def test_poll_job_and_health_detail(tmp_path: Path, db_url: str) -> None:
     try:
         scheduler = create_scheduler(engine)
         assert {job.id for job in scheduler.get_jobs()} == {
-            "detect", "dispatch", "track", "baselinker", "transit-refit"}
+            "detect", "dispatch", "track", "baselinker", "transit-refit",
+            "transit-first-fit"}
         health = TestClient(create_app(runtime)).get("/healthz").json()
         assert health["status"] == "ok"
         assert "healthy" in health["connectors"]["baselinker"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -56,3 +57,13 @@ def load(runtime: Runtime, parcels: list[tuple[ShipmentSnapshot, OrderSnapshot]]
             "events": [{"at": e.at.isoformat(), "status": e.status, "message": e.message}
                        for e in s.events],
             "created_at": s.shipped_at, "updated_at": s.last_event_at} for s, o in parcels])
+
+
+def config_for(runtime: Runtime, tmp_path: Path) -> Path:
+    config = tmp_path / "config.toml"
+    s = runtime.settings
+    config.write_text(
+        f'[database]\nurl = "{s.database_url}"\n'
+        f'[paths]\nrules_dir = "{s.paths.rules_dir}"\n'
+        f'templates_dir = "{s.paths.templates_dir}"\n', encoding="utf-8")
+    return config

@@ -16,20 +16,10 @@ from notifier.clock import FrozenClock
 from notifier.pipeline import Engine, build_engine
 from notifier.runtime import Runtime
 
-from .conftest import load
+from .conftest import config_for, load
 from .synthetic import RELIABLE, SLOW, WARSAW, generate
 
 NOW = datetime(2026, 7, 1, tzinfo=WARSAW)
-
-
-def config_for(runtime: Runtime, tmp_path: Path) -> Path:
-    config = tmp_path / "config.toml"
-    s = runtime.settings
-    config.write_text(
-        f'[database]\nurl = "{s.database_url}"\n'
-        f'[paths]\nrules_dir = "{s.paths.rules_dir}"\n'
-        f'templates_dir = "{s.paths.templates_dir}"\n', encoding="utf-8")
-    return config
 
 
 def test_report_refit_and_api_agree(runtime: Runtime, clock: FrozenClock,
@@ -79,6 +69,7 @@ async def test_one_worker_refits_under_the_lease(runtime: Runtime) -> None:
                      build_engine(runtime, owner="w2", channels={}))
     try:
         assert await first.refit_transit(NOW) == 1
+        assert await first.refit_transit(NOW, if_missing=True) is None  # start-up: one exists
         assert await second.refit_transit(NOW + timedelta(minutes=1)) is None  # lease held
         assert await first.refit_transit(NOW + timedelta(days=1)) == 2
         model = second.transit.current()

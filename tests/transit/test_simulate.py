@@ -12,7 +12,7 @@ from notifier.runtime import Runtime
 from notifier.transit.model import TransitModel
 from tests.engine.conftest import notifications, put
 
-from .conftest import store
+from .conftest import config_for, store
 from .test_at_risk import HANDED, HUB, PROMISE, crossing, order, parcel
 
 
@@ -40,12 +40,7 @@ def test_simulate_shows_what_at_risk_would_have_sent(runtime: Runtime, tmp_path:
                                                      fitted: TransitModel) -> None:
     store(runtime, fitted)
     seed(runtime, fitted)
-    config = tmp_path / "config.toml"
-    settings = runtime.settings
-    config.write_text(
-        f'[database]\nurl = "{settings.database_url}"\n'
-        f'[paths]\nrules_dir = "{settings.paths.rules_dir}"\n'
-        f'templates_dir = "{settings.paths.templates_dir}"\n', encoding="utf-8")
+    config = config_for(runtime, tmp_path)
     result = CliRunner().invoke(app, ["--config", str(config), "rules", "simulate",
                                       "--from", "2026-12-03", "--to", "2026-12-12",
                                       "--rule", "shipment-at-risk"])
