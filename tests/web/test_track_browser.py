@@ -19,7 +19,7 @@ from sqlmodel import select
 from notifier.clock import FrozenClock
 from notifier.pipeline import Engine, build_engine
 from notifier.runtime import Runtime
-from notifier.store.offer_tables import EscalationRecord
+from notifier.store.escalation_tables import EscalationRecord
 from notifier.store.tables import Notification
 from notifier.store.track_tables import LinkClick, SurveyAnswer
 from tests.engine.conftest import notifications, outbox_files, put
