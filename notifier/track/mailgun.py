@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from notifier.track.outcomes import Receipt, bounce_kind_of
-from notifier.track.timeparse import parse_instant
+from notifier.track.timeparse import parse_instant, window_problem
 
 PROVIDER = "mailgun"
 TOKEN_PROVIDER = "mailgun-token"
@@ -40,12 +40,9 @@ def verify(body: dict[str, Any], *, signing_key: str, now: datetime,
                         hashlib.sha256).hexdigest()
     if not token or not hmac.compare_digest(given, expected):
         raise MailgunError("signature does not match")
-    try:
-        age = now.timestamp() - float(timestamp)
-    except ValueError as exc:
-        raise MailgunError("timestamp is not a number") from exc
-    if abs(age) > max_age_s:
-        raise MailgunError(f"timestamp {age:.0f} s old, outside the {max_age_s:.0f} s window")
+    problem = window_problem(timestamp, now=now, max_age_s=max_age_s)
+    if problem:
+        raise MailgunError(problem)
     return token
 
 

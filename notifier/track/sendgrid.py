@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from notifier.track.outcomes import Receipt, bounce_kind_of
-from notifier.track.timeparse import parse_instant
+from notifier.track.timeparse import parse_instant, window_problem
 
 PROVIDER = "sendgrid"
 SIGNATURE = "x-twilio-email-event-webhook-signature"
@@ -48,12 +48,9 @@ def verify(raw: bytes, *, signature: str, timestamp: str, key: str, now: datetim
         public.verify(sig, timestamp.encode() + raw, ec.ECDSA(hashes.SHA256()))
     except InvalidSignature as exc:
         raise SendGridError("signature does not match") from exc
-    try:
-        age = now.timestamp() - float(timestamp)
-    except ValueError as exc:
-        raise SendGridError("timestamp is not a number") from exc
-    if abs(age) > max_age_s:
-        raise SendGridError(f"timestamp {age:.0f} s old, outside the {max_age_s:.0f} s window")
+    problem = window_problem(timestamp, now=now, max_age_s=max_age_s)
+    if problem:
+        raise SendGridError(problem)
 
 
 def _one(event: dict[str, Any], received: datetime) -> Receipt | None:

@@ -24,3 +24,14 @@ def parse_instant(value: Any, *, default: datetime) -> datetime:
             return default
         return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     return default
+
+
+def window_problem(timestamp: str, *, now: datetime, max_age_s: float) -> str | None:
+    """Why a signed Unix ``timestamp`` is refused (not a number, outside the window)."""
+    try:
+        age = now.timestamp() - float(timestamp)
+    except ValueError:
+        return "timestamp is not a number"
+    if abs(age) > max_age_s:
+        return f"timestamp {age:.0f} s old, outside the {max_age_s:.0f} s window"
+    return None
