@@ -129,7 +129,8 @@ def bootstrap_sparse_difference(treated_nonzero: np.ndarray, n_treated: int,
     Most assigned customers buy nothing, so a resample of ``n`` customers is drawn as
     ``m ~ Binomial(n, k/n)`` buyers (``k`` the non-zero values) and ``m`` draws from the
     buyers: the same distribution as resampling all ``n`` customers, in
-    O(resamples x buyers) instead of O(resamples x customers). ``scipy.stats.bootstrap``
+    O(resamples x buyers) instead of O(resamples x customers), and when order totals
+    repeat, O(resamples x distinct totals). ``scipy.stats.bootstrap``
     resamples every customer and took 4.3 s where this takes 0.6 s for 337,000 customers
     and 1,000 resamples; the tests check that both give the same interval.
     """
@@ -152,6 +153,11 @@ def _resampled_means(nonzero: np.ndarray, n: int, resamples: int,
     if k == 0:
         return np.zeros(resamples)
     buyers = rng.binomial(n, k / n, size=resamples)
+    values, weights = np.unique(nonzero, return_counts=True)
+    if values.size * 4 <= k:
+        # Order totals repeat (the same basket, the same price): drawing how many times
+        # each distinct value comes up costs O(distinct values) per resample, not O(buyers).
+        return _multinomial_sums(values, weights / k, buyers, rng) / n
     sums = np.empty(resamples)
     per_batch = max(1, 4_000_000 // k)  # about 4M draws at a time: bounded memory
     for start in range(0, resamples, per_batch):
@@ -161,6 +167,16 @@ def _resampled_means(nonzero: np.ndarray, n: int, resamples: int,
         running = np.concatenate(([0.0], np.cumsum(draws)))
         sums[start:start + per_batch] = running[edges[1:]] - running[edges[:-1]]
     return sums / n
+
+
+def _multinomial_sums(values: np.ndarray, shares: np.ndarray, buyers: np.ndarray,
+                      rng: np.random.Generator) -> np.ndarray:
+    sums = np.empty(buyers.size)
+    per_batch = max(1, 4_000_000 // values.size)
+    for start in range(0, buyers.size, per_batch):
+        counts = rng.multinomial(buyers[start:start + per_batch], shares)
+        sums[start:start + per_batch] = counts @ values
+    return sums
 
 
 # --- planning ---------------------------------------------------------------------------

@@ -93,6 +93,23 @@ def test_bootstrap_draws_the_same_distribution_as_scipys() -> None:
     assert ours.high == pytest.approx(theirs.high, abs=0.05 * width)
 
 
+def test_bootstrap_with_repeated_totals_agrees_with_scipys() -> None:
+    # Few distinct order totals: resamples are drawn as counts per distinct value.
+    from scipy.stats import bootstrap
+
+    rng = np.random.default_rng(5)
+    prices = np.array([49.0, 99.0, 149.0, 199.0])
+    treated = np.where(rng.random(4000) < 0.12, rng.choice(prices, 4000), 0.0)
+    holdout = np.where(rng.random(1000) < 0.08, rng.choice(prices, 1000), 0.0)
+    ours = stats.bootstrap_difference(treated, holdout, resamples=4000)
+    theirs = bootstrap((treated, holdout), lambda a, b, axis: a.mean(axis) - b.mean(axis),
+                       n_resamples=4000, method="percentile", vectorized=True,
+                       rng=np.random.default_rng(3)).confidence_interval
+    width = theirs.high - theirs.low
+    assert ours.low == pytest.approx(theirs.low, abs=0.05 * width)
+    assert ours.high == pytest.approx(theirs.high, abs=0.05 * width)
+
+
 def test_bootstrap_of_constant_arms_is_a_point() -> None:
     d = stats.bootstrap_difference([0.0, 0.0, 0.0], [0.0, 0.0])
     assert (d.difference, d.low, d.high) == (0.0, 0.0, 0.0)
