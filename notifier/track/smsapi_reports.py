@@ -4,8 +4,9 @@ SMSAPI calls our ``notify_url`` with ``GET ?MsgId=&status=&idx=&donedate=&userna
 one call may carry several reports as comma-separated lists. Each final status becomes one
 ``receipt_events`` row (``(smsapi, "<MsgId>:<status>")`` is unique, so a repeated call adds
 nothing) and moves the notification: 404 delivered; 402, 405, 406, 407 undelivered or
-failed; 412 (the recipient is on the STOP list) also suppresses the number. Intermediate
-statuses (403 sent, 409 queued, 410 accepted, 411 retrying) change nothing.
+failed; 412 (the send was stopped on SMSAPI's side) failed. Intermediate statuses (403
+sent, 409 queued, 410 accepted, 411 retrying) change nothing. A recipient's opt-out reaches
+us as error 57 at send time (the number is on the account's blacklist) or as a STOP reply.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, select
 
-from notifier.store import outbox
 from notifier.store.db import transaction
 from notifier.store.tables import Notification
 from notifier.store.track_tables import ReceiptEvent
@@ -32,7 +32,7 @@ FINAL = {
     405: ("undelivered", "bounced", "undelivered (wrong or unreachable number)"),
     406: ("failed", "bounced", "failed at the gateway"),
     407: ("failed", "bounced", "rejected by the operator"),
-    412: ("undelivered", "unsubscribed", "the recipient opted out (STOP)"),
+    412: ("failed", "bounced", "sending stopped at SMSAPI (STOP)"),
 }
 
 
@@ -113,8 +113,5 @@ def _apply(session: Session, report: Report, now: datetime) -> int:
     else:
         n.reason = f"SMSAPI reported {report.status}: {reason}"
         n.bounced_at = n.bounced_at or at
-    if report.status == 412 and n.recipient:
-        outbox.suppress(session, channel="sms", address=n.recipient, now=now,
-                        reason="recipient opted out (SMSAPI 412)")
     session.add(n)
     return 1

@@ -120,7 +120,7 @@ async def test_gateway_5xx_retried_then_report_marks_delivered(
         "smsapi", "delivered", n.id)
 
 
-async def test_stop_report_and_stop_reply_suppress_the_number(
+async def test_stopped_report_fails_and_a_stop_reply_suppresses_the_number(
         runtime: Runtime, engine: Engine, clock: FrozenClock, smsapi: FakeSmsapi) -> None:
     put(runtime, "order", ORDER, now=T0)
     await tick(engine, clock, DUE)
@@ -129,15 +129,29 @@ async def test_stop_report_and_stop_reply_suppress_the_number(
     idx = smsapi.sent[0]["idx"]
     assert client.get(status_path(idx), params=smsapi.report(n.provider_id, 412)).text == "OK"
     [n] = notifications(runtime)
-    assert n.status == "undelivered" and "412" in (n.reason or "")
+    assert n.status == "failed" and "412" in (n.reason or "")
 
-    refused = client.post("/webhooks/smsapi/inbound/wrong", data={"sms_from": "48600100201",
+    refused = client.post("/webhooks/smsapi/inbound/wrong", data={"sms_from": "48600100200",
                                                                  "sms_text": "STOP"})
     assert refused.status_code == 403
+    with runtime.sessions() as session:
+        assert session.exec(select(Suppression)).all() == []
     reply = client.post("/webhooks/smsapi/inbound/in-secret", data={
-        "sms_from": "48600100201", "sms_to": "Sklep", "sms_text": " stop ",
+        "sms_from": "48600100200", "sms_to": "Sklep", "sms_text": " stop ",
         "sms_date": "1764580000", "username": "sklep", "MsgId": "9"})
     assert (reply.status_code, reply.text) == (200, "OK")
     with runtime.sessions() as session:
         numbers = {s.address for s in session.exec(select(Suppression))}
-    assert numbers == {"+48600100200", "+48600100201"}
+    assert numbers == {"+48600100200"}
+
+
+async def test_blacklisted_number_is_suppressed_and_falls_back(
+        runtime: Runtime, engine: Engine, clock: FrozenClock, smsapi: FakeSmsapi) -> None:
+    smsapi.script(Reply(200, {"error": 57, "message": "Number is on the blacklist"}))
+    put(runtime, "order", ORDER, now=T0)
+    await tick(engine, clock, DUE)
+    [n] = notifications(runtime)
+    assert (n.status, n.channel) == ("sent", "email")
+    with runtime.sessions() as session:
+        [sup] = session.exec(select(Suppression)).all()
+    assert (sup.channel, sup.address) == ("sms", "+48600100200")
