@@ -96,6 +96,10 @@ class _NotSent(Exception):
         self.finish = finish
 
 
+class _Lost(Exception):
+    """The row's lease ran out and another worker holds it now: leave it alone."""
+
+
 class Dispatcher:
     """Sends what is due as of ``now``; one instance per worker process."""
 
@@ -194,9 +198,13 @@ class Dispatcher:
             outbox.renew_leases(session, ids=ids, owner=self.owner, until=until)
 
     def _claim(self, now: datetime, lease: timedelta) -> list[int]:
+        # The lease runs from the present, not from the pass's ``now``: a pass of many
+        # batches must not hand out leases that have already run out (another worker
+        # would take the rows at once). With a frozen clock (tests) both are the same.
+        start = max(now, self.runtime.clock())
         with transaction(self.runtime.sessions) as session:
             rows = outbox.claim(session, now=now, owner=self.owner, lease=lease,
-                                limit=self.delivery.batch_size)
+                                limit=self.delivery.batch_size, lease_from=start)
             return [r.id for r in rows if r.id is not None]
 
     # -- deciding (reads only) -------------------------------------------------------
@@ -474,6 +482,10 @@ class Dispatcher:
         except _NotSent as stop:
             done = await asyncio.to_thread(self._commit, {notification_id: stop.finish}, now)
             return done[0]
+        except _Lost:
+            log.warning("notification %s: claim lost before sending (lease ran out and "
+                        "another worker took it); not sent here", notification_id)
+            return "lost claim"
         limiter = self.limits.get(plan.channel)
         if limiter is not None:
             await limiter.acquire()
@@ -501,6 +513,12 @@ class Dispatcher:
         begin the attempt. Raises :class:`_NotSent` (everything undone) when the message
         cannot be made."""
         with transaction(self.runtime.sessions) as session:
+            # Still ours? A lease that ran out (a stalled batch) may have been retaken by
+            # another worker, which then sends it: this one must not.
+            until = max(now, self.runtime.clock()) + timedelta(seconds=self.delivery.lease_s)
+            if not outbox.renew_leases(session, ids=[notification_id], owner=self.owner,
+                                       until=until):
+                raise _Lost(notification_id)
             n = batch.notifications[notification_id]
             escalate = plan.escalate
             if plan.render is not None:

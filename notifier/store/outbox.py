@@ -28,7 +28,9 @@ from notifier.store.tables import Consent, DeliveryAttempt, Notification, Suppre
 
 
 def claim(session: Session, *, now: datetime, owner: str, lease: timedelta,
-          limit: int) -> list[Notification]:
+          limit: int, lease_from: datetime | None = None) -> list[Notification]:
+    """Lease up to ``limit`` rows due at ``now`` (and rows whose lease ran out) to
+    ``owner``, until ``lease_from`` (default ``now``) + ``lease``."""
     stmt = (
         select(Notification)
         .where(or_(
@@ -42,7 +44,7 @@ def claim(session: Session, *, now: datetime, owner: str, lease: timedelta,
     rows = list(session.exec(stmt).all())
     for row in rows:
         row.status = "sending"
-        row.lease_until = now + lease
+        row.lease_until = (lease_from or now) + lease
         row.lease_owner = owner
         session.add(row)
     return rows
