@@ -37,9 +37,15 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
 
+# Each bench ends with ONE JSON line of its figures; BENCH_ARGS_<name> passes size options
+# (e.g. make bench BENCH_ARGS_detect="--stored 10000 --due 1000"). PostgreSQL must be running.
+BENCH_DATABASES ?= sqlite postgresql
 bench: $(VENV)/.installed-dev
-	$(BIN)/python bench/detect.py
-	$(BIN)/python bench/dispatch.py
+	for db in $(BENCH_DATABASES); do \
+	  $(BIN)/python bench/ingest.py --database $$db $(BENCH_ARGS_ingest) && \
+	  $(BIN)/python bench/detect.py --database $$db $(BENCH_ARGS_detect) && \
+	  $(BIN)/python bench/dispatch.py --database $$db $(BENCH_ARGS_dispatch) || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,15 +1,19 @@
-"""Webhooks per second into a running ``notifier api`` (uvicorn), beside parsing alone.
+"""Webhooks per second into a running ``notifier api`` (uvicorn), beside a bare route.
 
     .venv/bin/python bench/ingest.py                         # SQLite, 3,000 webhooks
     .venv/bin/python bench/ingest.py --database postgresql --requests 5000
 
 Signed Shopify ``orders/create`` deliveries with distinct event ids are posted by
 ``--clients`` concurrent HTTP clients to a server in another process; every answer comes
-after the payload and its records are durably committed. "Parse only" maps the same
-payloads onto records in-process with no HTTP and no database: the ceiling the write
-path is measured against. "In-process" then sends as many new orders straight to the
-ingestor (verify, parse, store, commit; no HTTP), one after another, and times each.
-Figures go to stdout; nothing is asserted.
+after the payload and its records are durably committed. The same payloads are then
+posted the same way to ``bench/bare_ingest.py``: one FastAPI route served by uvicorn in
+its own process that verifies and parses them into our records and stores nothing, the
+ceiling the write path is measured against (``ratio = engine_per_s / bare_per_s``).
+"Parse only" maps the payloads onto records in-process with no HTTP and no database.
+"In-process" then sends as many new orders straight to the ingestor (verify, parse,
+store, commit; no HTTP), one after another, and times each. Figures go to stdout, the
+last line is ONE JSON object (bench, database, engine_per_s, bare_per_s, ratio, p99_ms:
+the engine's 99th percentile answer time); nothing is asserted.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -83,7 +89,9 @@ def in_process(url: str, payloads: list[bytes], data_dir: str) -> tuple[float, f
     return wall * 1000 / len(payloads), cpu * 1000 / len(payloads)
 
 
-async def post_all(url: str, payloads: list[bytes], clients: int) -> float:
+async def post_all(url: str, payloads: list[bytes], clients: int) -> tuple[float, list[float]]:
+    """(requests per second, each answer's latency in ms)."""
+    latencies: list[float] = []
     queue: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
     for item in enumerate(payloads):
         queue.put_nowait(item)
@@ -94,10 +102,12 @@ async def post_all(url: str, payloads: list[bytes], clients: int) -> float:
         async with httpx.AsyncClient(timeout=30) as http:
             while not queue.empty():
                 i, body = queue.get_nowait()
+                sent = time.perf_counter()
                 response = await http.post(url, content=body, headers={
                     "Content-Type": "application/json", "X-Shopify-Topic": "orders/create",
                     "X-Shopify-Hmac-Sha256": hmac_base64(body, SECRET),
                     "X-Shopify-Event-Id": f"bench-{i}"})
+                latencies.append((time.perf_counter() - sent) * 1000)
                 failures += response.status_code != 200
 
     started = time.perf_counter()
@@ -105,7 +115,31 @@ async def post_all(url: str, payloads: list[bytes], clients: int) -> float:
     took = time.perf_counter() - started
     if failures:
         print(f"  {failures} requests failed!")
-    return len(payloads) / took
+    return len(payloads) / took, latencies
+
+
+def p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+@contextmanager
+def served(command: list[str], env: dict[str, str], cwd: str) -> Iterator[int]:
+    """Run a uvicorn server process on a free port until it answers ``/healthz``."""
+    port = free_port()
+    server = subprocess.Popen([*command, "--port", str(port)], env=env, cwd=cwd,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(400):
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        yield port
+    finally:
+        server.terminate()
+        server.wait()
 
 
 def main() -> None:
@@ -119,29 +153,27 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp, migrated_database(args.database,
                                                                    Path(tmp)) as url:
-        port = free_port()
         env = {**os.environ, "NOTIFIER_DATABASE__URL": url,
                "NOTIFIER_SHOPIFY__WEBHOOK_SECRET": SECRET, "NOTIFIER_PATHS__DATA_DIR": tmp}
-        server = subprocess.Popen([sys.executable, "-m", "notifier.cli", "api", "--port",
-                                   str(port)], env=env, cwd=tmp,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            for _ in range(200):
-                try:
-                    httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5)
-                    break
-                except httpx.HTTPError:
-                    time.sleep(0.05)
-            rate = asyncio.run(post_all(f"http://127.0.0.1:{port}/webhooks/shopify",
-                                        payloads, args.clients))
-            print(f"{args.database}: {args.requests:,} signed webhooks, {args.clients} clients, "
-                  f"one uvicorn process: {rate:8.0f} /s (answered after a durable commit)")
-            wall, cpu = in_process(url, bodies(args.requests, first=10_000 + args.requests), tmp)
-            print(f"{args.database}: in-process, one at a time: {wall:.2f} ms per webhook "
-                  f"({cpu:.2f} ms CPU)")
-        finally:
-            server.terminate()
-            server.wait()
+        with served([sys.executable, "-m", "notifier.cli", "api"], env, tmp) as port:
+            rate, latencies = asyncio.run(post_all(f"http://127.0.0.1:{port}/webhooks/shopify",
+                                                   payloads, args.clients))
+        print(f"{args.database}: {args.requests:,} signed webhooks, {args.clients} clients, "
+              f"one uvicorn process: {rate:8.0f} /s (answered after a durable commit), "
+              f"p99 {p99(latencies):.0f} ms")
+        bare_app = [sys.executable, str(REPO / "bench/bare_ingest.py"), "--secret", SECRET]
+        with served(bare_app, env, tmp) as port:
+            bare, bare_latencies = asyncio.run(post_all(
+                f"http://127.0.0.1:{port}/webhooks/shopify", payloads, args.clients))
+        print(f"bare FastAPI route (verify + parse, no storage), served the same way: "
+              f"{bare:8.0f} /s, p99 {p99(bare_latencies):.0f} ms")
+        wall, cpu = in_process(url, bodies(args.requests, first=10_000 + args.requests), tmp)
+        print(f"{args.database}: in-process, one at a time: {wall:.2f} ms per webhook "
+              f"({cpu:.2f} ms CPU)")
+    print(json.dumps({"bench": "ingest", "database": args.database,
+                      "engine_per_s": round(rate, 1), "bare_per_s": round(bare, 1),
+                      "ratio": round(rate / bare, 3), "p99_ms": round(p99(latencies), 1)}))
+
 
 if __name__ == "__main__":
     main()
