@@ -13,6 +13,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 
 from notifier import __version__
+from notifier.console.app import build_console
 from notifier.detect.rules import RuleSet
 from notifier.ingest.push_routes import build_push_router
 from notifier.ingest.routes import api_schemas, build_router
@@ -71,6 +72,8 @@ def create_app(runtime: Runtime, *, engine: Engine | None = None) -> FastAPI:
         body = await run_in_threadpool(runtime.metrics.exposition, runtime.sessions,
                                        runtime.clock())
         return Response(body, media_type=CONTENT_TYPE)
+    # The web console: its own sub-app (sessions, CSRF, pages, vendored static files).
+    app.mount("/console", build_console(runtime))
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> JSONResponse:

@@ -302,6 +302,12 @@ def _mount_groups() -> None:
     from notifier.transit.commands import build_carriers_cli
 
     app.add_typer(build_carriers_cli(get_settings), name="carriers")
+    from notifier.console.commands import build_users_cli
+
+    app.add_typer(build_users_cli(get_settings), name="users")
+    from notifier.privacy.commands import build_customers_cli
+
+    app.add_typer(build_customers_cli(get_settings), name="customers")
 
 
 def _customer_context(settings: Settings, customer_id: int, message_name: str):  # type: ignore[no-untyped-def]

@@ -13,7 +13,12 @@
     │                          ``retry_after``, ``suppress``, ``unknown`` outcome)
     ├── ConnectorError         a pulled source (BaseLinker) answered with an error
     │                          (``transient``, the provider's code; connectors.errors)
-    └── PositionMoved          another poller advanced the journal first (connectors.errors)
+    ├── PositionMoved          another poller advanced the journal first (connectors.errors)
+    ├── AuthError              console sign-in refused; ``locked_until`` when locked out
+    │                          (console.auth)
+    ├── UserError              a console user cannot be added or removed as asked
+    │                          (console.auth)
+    └── ErasureError           a customer cannot be erased or exported as asked (privacy)
 
 Driver and library errors are kept as ``__cause__``.
 """

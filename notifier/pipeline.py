@@ -22,6 +22,7 @@ from notifier.config import Settings
 from notifier.connectors.baselinker_poller import build_baselinker_poller
 from notifier.deliver.base import ChannelBase
 from notifier.deliver.registry import build_channels, build_integrations, close_channels
+from notifier.detect.overrides import Override, read_overrides
 from notifier.detect.rules import TemplateExists
 from notifier.detect.scan import ScanResult, scan
 from notifier.dispatch import Dispatcher
@@ -72,6 +73,7 @@ class Engine:
         return await asyncio.to_thread(self._detect, now)
 
     def _detect(self, now: datetime) -> ScanResult:
+        self.rules.refresh()
         found = scan(self.runtime.sessions, self.rules(), now, transit=self.transit.current())
         for (rule, status), n in found.created_by_rule.items():
             self.runtime.metrics.notification(rule, None, status, n)
@@ -100,6 +102,7 @@ class Engine:
         calls a pass queues; retries and deferrals wait for their time.
         """
         total: Counter[str] = Counter()
+        await asyncio.to_thread(self.rules.refresh)
         for _ in range(max_batches):
             done = await self.dispatcher.run(now)
             total.update(done)
@@ -185,7 +188,13 @@ def build_engine(runtime: Runtime, *, channels: dict[Channel, ChannelBase] | Non
     composer = _composer(settings)
     composer.environment.preload()
     rules = load_rulebook(settings, composer)
+    rules.overrides = lambda: _overrides(runtime)
     offers = OfferService(settings) if settings.offers.enabled else None
     return Engine(runtime, rules=rules, composer=composer,
                   channels=channels if channels is not None else build_channels(settings),
                   owner=owner, offers=offers)
+
+
+def _overrides(runtime: Runtime) -> dict[str, Override]:
+    with runtime.sessions() as session:
+        return read_overrides(session)

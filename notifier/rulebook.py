@@ -8,8 +8,10 @@ only if all of it is valid; otherwise it keeps the last good set and logs every 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
+from notifier.detect.overrides import Override, effective
 from notifier.detect.rules import RuleSet, TemplateExists, load_rules
 from notifier.errors import RuleError
 
@@ -17,13 +19,22 @@ log = logging.getLogger(__name__)
 
 
 class RuleBook:
-    def __init__(self, rules_dir: Path, *, template_exists: TemplateExists | None = None) -> None:
+    def __init__(self, rules_dir: Path, *, template_exists: TemplateExists | None = None,
+                 overrides: Callable[[], dict[str, Override]] | None = None) -> None:
         self.rules_dir = rules_dir
         self.template_exists = template_exists
-        self.current = load_rules(rules_dir, template_exists=template_exists)
+        self.files = load_rules(rules_dir, template_exists=template_exists)
+        self.current = self.files
+        self.overrides = overrides
 
     def __call__(self) -> RuleSet:
         return self.current
+
+    def refresh(self) -> None:
+        """Lay the console's stored switches (mode, rollout, holdout) over the files;
+        called at the start of every tick so all workers follow a change."""
+        if self.overrides is not None:
+            self.current = effective(self.files, self.overrides())
 
     def candidate(self) -> tuple[RuleSet | None, list[str]]:
         """The set on disk and its problems; an empty set is a problem too (pending
@@ -38,7 +49,8 @@ class RuleBook:
         return fresh, []
 
     def adopt(self, rules: RuleSet) -> None:
-        self.current = rules
+        self.files = self.current = rules
+        self.refresh()
         log.info("rules reloaded: %d rules", len(rules))
 
     def reload(self) -> list[str]:

@@ -39,7 +39,7 @@ from notifier.domain import Channel, CustomerSnapshot, Purpose
 from notifier.errors import RuleError
 
 TemplateExists = Callable[[str], bool]
-Mode = Literal["live", "dry-run"]
+Mode = Literal["live", "dry-run", "paused"]
 OnCap = Literal["defer", "drop"]
 Survey = Literal["csat", "nps"]
 

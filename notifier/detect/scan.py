@@ -154,6 +154,8 @@ def _claims(
 
 
 def _initial_status(rule: Rule, group: str) -> tuple[str, str | None]:
+    if rule.mode == "paused":
+        return "skipped", "rule paused"
     if group == "excluded":
         return "skipped", f"outside rollout ({rule.rollout:g}% of customers)"
     if group == "holdout":

@@ -266,6 +266,12 @@ class Dispatcher:
         rule = self.rules().get(n.rule)
         if rule is None or n.step >= len(rule.steps):
             return Finish("skipped", f"rule {n.rule!r} step {n.step} is no longer loaded")
+        # Switched in the console after this was detected: paused sends nothing,
+        # dry-run records without sending.
+        if rule.mode == "paused":
+            return Finish("skipped", "rule paused")
+        if rule.dry_run:
+            return Finish("dry_run", "rule in dry-run mode: recorded, not sent")
         if (rule.name, n.step) in self.disabled:
             return Finish("skipped", f"step disabled: {self.disabled[(rule.name, n.step)]}")
         facts = batch.facts.get((n.entity_kind, n.entity_id))

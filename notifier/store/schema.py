@@ -6,6 +6,7 @@ here with one import line.
 
 import notifier.store.connector_tables
 import notifier.store.consent_log
+import notifier.store.console_tables
 import notifier.store.escalation_tables
 import notifier.store.idempotency
 import notifier.store.offer_tables

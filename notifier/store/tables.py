@@ -218,6 +218,19 @@ class Notification(SQLModel, table=True):
         sa.Index("ix_notifications_customer_sent", "customer_id", "purpose", "sent_at"),
         sa.Index("ix_notifications_rule_detected", "rule", "detected_at"),  # reports (#14)
         sa.Index("ix_notifications_rule_converted", "rule", "converted_at"),  # reports (#14)
+        # The console's dashboard and funnels count a period by rule, status and channel
+        # from this index alone (no table reads).
+        sa.Index("ix_notifications_detected", "detected_at", "rule", "status", "channel"),
+        # Partial: only skipped rows (their reasons) and rows with an outcome, so the
+        # funnels read a period's reasons and clicks/conversions without table reads.
+        sa.Index("ix_notifications_skipped", "detected_at", "rule", "reason",
+                 sqlite_where=sa.text("status = 'skipped'"),
+                 postgresql_where=sa.text("status = 'skipped'")),
+        sa.Index("ix_notifications_outcomes", "detected_at", "rule", "status", "clicked_at",
+                 "converted_at", "conversion_revenue",
+                 sqlite_where=sa.text("clicked_at IS NOT NULL OR converted_at IS NOT NULL"),
+                 postgresql_where=sa.text(
+                     "clicked_at IS NOT NULL OR converted_at IS NOT NULL")),
     )
 
     id: int | None = Field(default=None, primary_key=True)
