@@ -29,7 +29,7 @@ from smsapi.exception import EndpointException, SmsApiException
 
 from notifier.callbacks import smsapi_number
 from notifier.config import SmsapiSettings
-from notifier.deliver.base import ChannelBase, key_digest, permanent, transient
+from notifier.deliver.base import ChannelBase, key_digest, permanent, transient, unknown
 from notifier.domain import Channel, Outgoing, SendResult, SmsMessage
 from notifier.errors import ConfigError, DeliveryError
 
@@ -48,6 +48,9 @@ class SmsapiChannel(ChannelBase):
     kind = Channel.SMS
     name = "smsapi"
     body_maxlen = 918  # SMSAPI's limit: 6 parts of 153 GSM-7 characters (402 in UCS-2)
+    # idx + check_idx=1: SMSAPI refuses a second message with the same key (error 53), so
+    # a send whose answer was lost is simply retried, never held.
+    idempotent: ClassVar[bool] = True
     permanent_codes: ClassVar[frozenset[int]] = frozenset(
         {
             11, 12,  # body too long, empty, or more parts than max_parts
@@ -96,6 +99,11 @@ class SmsapiChannel(ChannelBase):
                 return SendResult(provider_id=f"idx:{idx}", status="queued",
                                   detail="already accepted (idx)")
             raise self._delivery_error(exc, code) from exc
+        except requests.ConnectTimeout as exc:
+            raise transient(f"smsapi: {exc!r}", "smsapi:network") from exc
+        except requests.Timeout as exc:  # sent, no answer: it may have been accepted
+            raise unknown(f"smsapi: no answer within {self._settings.timeout_s} s",
+                          "smsapi:timeout") from exc
         except requests.RequestException as exc:
             raise transient(f"smsapi: {exc!r}", "smsapi:network") from exc
         sent = next(iter(result.results), None)

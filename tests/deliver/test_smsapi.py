@@ -72,6 +72,19 @@ async def test_a_retry_after_a_lost_answer_is_not_sent_twice(smsapi: FakeSmsapi)
     assert again.provider_id == f"idx:{key_digest(KEY, 64)}" != first.provider_id
 
 
+async def test_a_lost_answer_is_unknown_and_the_retry_sends_nothing_new(
+        smsapi: FakeSmsapi) -> None:
+    slow = channel(smsapi, timeout_s=0.3)
+    assert slow.idempotent
+    smsapi.answer_late_s = 1.5
+    with pytest.raises(DeliveryError) as caught:
+        await slow.send(sms())
+    assert (caught.value.unknown, caught.value.permanent, caught.value.code) == (
+        True, False, "smsapi:timeout")
+    retried = await channel(smsapi).send(sms())  # the dispatcher's retry, later
+    assert len(smsapi.sent) == 1 and retried.provider_id.startswith("idx:")
+
+
 async def test_invalid_number_is_permanent_before_any_call(smsapi: FakeSmsapi) -> None:
     with pytest.raises(DeliveryError) as caught:
         await channel(smsapi).send(sms(to="+48 600"))

@@ -4,6 +4,7 @@
         settings = SmsapiSettings(access_token="secret", api_base_url=smsapi.url + "/")
         smsapi.script(Reply(502, "Bad Gateway"))      # the gateway's own trouble
         smsapi.invalid.add("48500000000")              # answered with error 13
+        smsapi.answer_late_s = 2.0                     # takes the next one, answers late
         ...
         smsapi.sent                # form fields of every accepted message
         smsapi.report(msg_id, 404) # the GET query SMSAPI sends to notify_url
@@ -18,6 +19,7 @@ for a wrong token (HTTP 401), 13 for an invalid number, 53 for an idx already us
 from __future__ import annotations
 
 import itertools
+import time
 from typing import Any
 
 from notifier.compose.sms import measure
@@ -33,6 +35,7 @@ class FakeSmsapi(FakeHttpServer):
         self.invalid: set[str] = set()
         self._ids = itertools.count(100_001)
         self._by_id: dict[str, dict[str, str]] = {}
+        self.answer_late_s = 0.0  # accept the next message, then answer this much later
 
     def handle(self, request: Recorded) -> Reply:
         if request.headers.get("Authorization") != f"Bearer {self.token}":
@@ -50,6 +53,9 @@ class FakeSmsapi(FakeHttpServer):
         msg_id = f"{next(self._ids)}{'A' * 6}"
         self.sent.append(form)
         self._by_id[msg_id] = form
+        if self.answer_late_s:
+            late, self.answer_late_s = self.answer_late_s, 0.0
+            time.sleep(late)  # a slow network after the gateway took the message
         return Reply(200, {"count": 1, "list": [{
             "id": msg_id, "points": 0.16 * size.segments, "number": form["to"],
             "date_sent": 1764579600, "submitted_number": form["to"], "status": "QUEUE",
