@@ -69,6 +69,7 @@ def build_environment(locale: str) -> jinja2.Environment:
     env.install_gettext_translations(i18n.translations(locale), newstyle=True)  # type: ignore[attr-defined]
     env.globals["LOCALE"] = locale
     env.filters["when"] = _when
+    env.filters["money"] = lambda value: "—" if value is None else f"{value:.2f}"
     env.filters["qs"] = lambda params: "&".join(
         f"{k}={quote(str(v))}" for k, v in params.items() if v not in (None, ""))
     return env
