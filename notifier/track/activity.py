@@ -266,9 +266,3 @@ def list_deliveries(session: Session, *, where: DeliveryFilter, before_id: int |
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (rows[-1].id if more and rows else None)
-
-
-def rule_names(session: Session) -> list[str]:
-    """Rules that have notifications (for filters), from the rule index."""
-    return [r for (r,) in session.execute(
-        select(Notification.rule).distinct().order_by(Notification.rule)).all()]

@@ -11,10 +11,11 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
+from notifier.console.pages.rules import current_rules
 from notifier.console.web import Console, Visitor
 from notifier.domain import Channel
 from notifier.store.tables import Customer, Notification
-from notifier.track.activity import DeliveryFilter, Period, list_deliveries, rule_names
+from notifier.track.activity import DeliveryFilter, Period, list_deliveries
 from notifier.track.explain import describe
 from notifier.track.sent_copy import sent_copy
 
@@ -54,7 +55,9 @@ def build(console: Console) -> APIRouter:
         with console.runtime.sessions() as session:
             rows, next_id = list_deliveries(session, where=where,
                                             before_id=_int(query.get("before")), limit=PAGE)
-            rules = rule_names(session)
+        # The loaded rules name the filter's choices: DISTINCT over a million rows is a
+        # full index scan on PostgreSQL (no skip scan), 0.4 s at 1M.
+        rules = sorted(r.name for r in current_rules(console))
         filters = {k: v for k, v in query.items()
                    if k in ("rule", "status", "channel", "customer", "from", "to") and v}
         return {"rows": rows, "next_id": next_id, "filters": filters, "rules": rules,
