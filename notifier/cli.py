@@ -226,7 +226,7 @@ def vapid_keys() -> None:
 def notifications_list(
     status: Annotated[str | None, typer.Option(help="e.g. failed, skipped, pending")] = None,
     rule: Annotated[str | None, typer.Option()] = None,
-    limit: Annotated[int, typer.Option()] = 50,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
     kind: Annotated[str | None, typer.Option(
         help="message, support (escalation emails), webhook, shopify; default: all")] = None,
 ) -> None:

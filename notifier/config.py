@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import tomllib
 from datetime import date, timedelta
 from decimal import Decimal
@@ -81,8 +82,10 @@ class ServerSettings(Section):
         description="base URL customers and providers reach us at (links, callbacks)",
     )
     secret_key: SecretStr = Field(
-        default=SecretStr("dev-insecure-secret"),
-        description="signs unsubscribe links; must be set in production",
+        default=SecretStr(""),
+        description="signs customer links (unsubscribe, clicks, surveys); empty: a random "
+        "one generated on first start and kept in <data_dir>/secret_key (refused in "
+        "production, where every process must share one)",
     )
 
 
@@ -735,6 +738,48 @@ class Settings(BaseSettings):
     def database_url(self) -> str:
         return self.database.url or f"sqlite:///{self.paths.data_dir / 'notifier.db'}"
 
+    @model_validator(mode="after")
+    def _signing_secret(self) -> Settings:
+        # Customer links are signed with this: a value written in the source (or in the
+        # example config) would let anyone unsubscribe every customer, ids being
+        # sequential. Unset outside production, each installation gets its own.
+        secret = self.server.secret_key.get_secret_value()
+        if secret in PUBLISHED_SECRETS:
+            raise ValueError("server.secret_key: a published placeholder; remove it to have "
+                             "a random one generated, or set your own")
+        if not secret and self.environment != "production":
+            self.server.secret_key = SecretStr(stored_secret(self.paths.data_dir / "secret_key"))
+        return self
+
+
+#: Values that appeared in notifier's source or documentation: never signed with.
+PUBLISHED_SECRETS = frozenset({"dev-insecure-secret", "change-me"})
+
+
+def stored_secret(path: Path) -> str:
+    """The secret kept in ``path``, created (random, 256 bits, mode 0600) when missing.
+
+    Created under a temporary name and linked into place, so processes starting at once
+    all read the one that won."""
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(secrets.token_urlsafe(32) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    try:
+        os.link(temp, path)
+    except FileExistsError:
+        pass  # another process got there first: its secret is the one
+    finally:
+        temp.unlink()
+    return path.read_text(encoding="ascii").strip()
+
 
 def _reading(toml_file: Path | None) -> type[Settings]:
     """Settings reading ``toml_file`` (a subclass carries the path: no module state)."""
@@ -811,8 +856,9 @@ def _problem(err: Any, path: Path | None) -> str:
 def _refuse_placeholders(settings: Settings) -> None:
     if settings.environment != "production":
         return
-    if settings.server.secret_key.get_secret_value() in {"", "dev-insecure-secret"}:
-        raise ConfigError("server.secret_key: placeholder secret refused in production")
+    if not settings.server.secret_key.get_secret_value():
+        raise ConfigError("server.secret_key: must be set in production (every process "
+                          "signs and checks customer links with it)")
     for key in settings.api.keys:
         if key.get_secret_value() in {"", "change-me", "dev-key"}:
             raise ConfigError("api.keys: placeholder key refused in production")

@@ -43,6 +43,8 @@ def list_notifications(session: Session, *, status: str | None = None, rule: str
                        kind: str | None = None) -> list[Notification]:
     """Outbox rows, newest first; ``kind`` narrows to ``message``, ``support``, ``webhook``
     or ``shopify`` (None: every kind)."""
+    if limit < 1:
+        raise ValueError("limit must be at least 1")  # LIMIT -1 is "no limit" on SQLite
     stmt = select(Notification).order_by(col(Notification.id).desc()).limit(limit)
     if kind:
         stmt = stmt.where(Notification.kind == kind)

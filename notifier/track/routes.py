@@ -15,7 +15,7 @@ import html
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
@@ -35,7 +35,16 @@ class Engine(Protocol):
 
     def reload(self) -> list[str]: ...
 
-STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "STOP ALL"}
+# Twilio's default opt-out keywords (Advanced Opt-Out: STOP, STOPALL, UNSUBSCRIBE, CANCEL,
+# END, QUIT, REVOKE, OPTOUT), with the spellings other carriers accept; matched on the
+# whole reply, case- and punctuation-insensitive ("Stop." is STOP).
+STOP_WORDS = frozenset({"STOP", "STOPALL", "STOP ALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT",
+                        "REVOKE", "OPTOUT", "OPT OUT", "OPT-OUT"})
+
+
+def is_stop(text: str) -> bool:
+    """Whether an inbound SMS body is an opt-out keyword."""
+    return " ".join(text.strip(" \t\r\n.!?,;:").upper().split()) in STOP_WORDS
 
 
 def build_track_router(runtime: Runtime, *, engine: Engine | None = None) -> APIRouter:
@@ -66,7 +75,9 @@ def build_track_router(runtime: Runtime, *, engine: Engine | None = None) -> API
     @router.post("/webhooks/twilio/inbound", tags=["webhooks"])
     async def twilio_inbound(request: Request) -> Response:
         form = await twilio_form(request, "/webhooks/twilio/inbound")
-        if form.get("Body", "").strip().upper() in STOP_WORDS:
+        # With Advanced Opt-Out Twilio says so itself (OptOutType=STOP, also for the
+        # keywords an account adds, e.g. Polish ones).
+        if is_stop(form.get("Body", "")) or form.get("OptOutType", "").upper() == "STOP":
             await run_in_threadpool(receipts.suppress_phone, runtime.sessions,
                                     phone=form.get("From", ""), now=runtime.clock())
         return Response("<Response/>", media_type="application/xml")
@@ -74,9 +85,11 @@ def build_track_router(runtime: Runtime, *, engine: Engine | None = None) -> API
     def customer_of(token: str) -> int | None:
         try:
             payload = verify(token, settings.server.secret_key.get_secret_value())
-        except BadToken:
+            return int(payload["c"])
+        except (BadToken, KeyError, TypeError, ValueError):
+            # Also a correctly signed token with another shape (a survey token, a
+            # hand-made one): the "link not valid" page, never a 500.
             return None
-        return int(payload["c"])
 
     def not_valid() -> HTMLResponse:
         # Customers' browsers land here (a mangled link): a page in their language that
@@ -115,7 +128,8 @@ def build_track_router(runtime: Runtime, *, engine: Engine | None = None) -> API
 
     @router.get("/v1/notifications", tags=["notifications"], dependencies=[Depends(require_key)])
     async def notifications(status: str | None = None, rule: str | None = None,
-                            customer_id: int | None = None, limit: int = 50) -> JSONResponse:
+                            customer_id: int | None = None,
+                            limit: int = Query(50, ge=1, le=500)) -> JSONResponse:
         def query() -> list[dict[str, Any]]:
             with runtime.sessions() as session:
                 rows = list_notifications(session, status=status, rule=rule,

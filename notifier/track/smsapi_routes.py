@@ -20,7 +20,7 @@ from fastapi.responses import PlainTextResponse
 from notifier.callbacks import SMSAPI_REPORT_PATH, report_token, smsapi_number
 from notifier.runtime import Runtime
 from notifier.track import receipts, smsapi_reports
-from notifier.track.routes import STOP_WORDS
+from notifier.track.routes import is_stop
 
 
 def build_smsapi_router(runtime: Runtime) -> APIRouter:
@@ -55,7 +55,7 @@ def build_smsapi_router(runtime: Runtime) -> APIRouter:
             raise HTTPException(403, "token: not the configured inbound_token")
         form = {k: str(v) for k, v in (await request.form()).items()}
         check_username(form.get("username", ""))
-        if form.get("sms_text", "").strip().upper() in STOP_WORDS:
+        if is_stop(form.get("sms_text", "")):
             number = smsapi_number(form.get("sms_from", ""))
             if number:
                 await run_in_threadpool(receipts.suppress_phone, runtime.sessions,
