@@ -6,6 +6,7 @@ the sandbox's time budget. Example counts are printed (``--hypothesis-show-stati
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 from datetime import UTC, datetime
@@ -26,11 +27,11 @@ from notifier.detect.conditions import (
     _sample,
     compile_condition,
 )
+from notifier.detect.rules import parse_rule
 from notifier.errors import PayloadError, RuleError
 from notifier.ingest.baselinker import BaseLinkerAdapter, parse_order
 from notifier.ingest.shopify import ShopifyAdapter
 from notifier.ingest.woocommerce import WooCommerceAdapter
-from notifier.detect.rules import parse_rule
 
 PAYLOADS = Path(__file__).resolve().parents[1] / "ingest" / "payloads"
 REPO = Path(__file__).resolve().parents[2]
@@ -147,10 +148,8 @@ def test_conditions_compile_or_refuse_and_evaluate_or_fail_within_budget(source:
     except ConditionError as exc:
         assert str(exc)
         return
-    try:
+    with contextlib.suppress(ConditionFailed):
         condition.holds({name: _sample(name) for name in names})
-    except ConditionFailed:
-        pass
 
 
 RULE = (REPO / "rules" / "order-unshipped.toml").read_text(encoding="utf-8")
