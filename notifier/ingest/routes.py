@@ -80,13 +80,16 @@ def build_router(runtime: Runtime) -> APIRouter:
     region = settings.shop.country
     require_key = api_key_dependency(settings)
 
-    @router.post("/webhooks/shopify", tags=["webhooks"])
+    @router.post("/webhooks/shopify", tags=["webhooks"], openapi_extra=_webhook_body(
+        "Shopify's REST Admin resource of the X-Shopify-Topic, signed in X-Shopify-Hmac-Sha256"))
     async def shopify(request: Request) -> JSONResponse:
         secrets = [settings.shopify.webhook_secret.get_secret_value(),
                    settings.shopify.previous_webhook_secret.get_secret_value()]
         return await _receive_webhook(runtime, ShopifyAdapter(secrets, region=region), request)
 
-    @router.post("/webhooks/woocommerce", tags=["webhooks"])
+    @router.post("/webhooks/woocommerce", tags=["webhooks"], openapi_extra=_webhook_body(
+        "WooCommerce's REST resource of the X-WC-Webhook-Topic, signed in "
+        "X-WC-Webhook-Signature"))
     async def woocommerce(request: Request) -> JSONResponse:
         adapter = WooCommerceAdapter([settings.woocommerce.webhook_secret.get_secret_value()],
                                      region=region)
@@ -108,6 +111,12 @@ def build_router(runtime: Runtime) -> APIRouter:
             }}},
         )
     return router
+
+
+def _webhook_body(description: str) -> dict[str, Any]:
+    """The OpenAPI request body of a platform webhook: the platform's JSON, not ours."""
+    return {"requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"type": "object", "description": description}}}}}
 
 
 def _api_endpoint(runtime: Runtime, kind: str, model: type[BaseModel]):  # type: ignore[no-untyped-def]

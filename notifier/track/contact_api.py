@@ -33,7 +33,8 @@ def build_contact_router(runtime: Runtime) -> APIRouter:
         try:
             body: Any = await request.json()
         except ValueError as exc:
-            raise HTTPException(400, f"body is not JSON: {exc}") from exc
+            raise HTTPException(400, {"field": "body", "error": f"body is not JSON: {exc}"}) \
+                from exc
         try:
             if source is None:
                 contact, name = ContactIn.model_validate(body), "api"

@@ -15,7 +15,7 @@ import html
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
@@ -40,6 +40,10 @@ class Engine(Protocol):
 # whole reply, case- and punctuation-insensitive ("Stop." is STOP).
 STOP_WORDS = frozenset({"STOP", "STOPALL", "STOP ALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT",
                         "REVOKE", "OPTOUT", "OPT OUT", "OPT-OUT"})
+
+
+#: Largest id a database column holds (BIGINT); a larger one is a 422, not a driver error.
+MAX_ID = 2**63 - 1
 
 
 def is_stop(text: str) -> bool:
@@ -128,7 +132,7 @@ def build_track_router(runtime: Runtime, *, engine: Engine | None = None) -> API
 
     @router.get("/v1/notifications", tags=["notifications"], dependencies=[Depends(require_key)])
     async def notifications(status: str | None = None, rule: str | None = None,
-                            customer_id: int | None = None,
+                            customer_id: int | None = Query(None, ge=1, le=MAX_ID),
                             limit: int = Query(50, ge=1, le=500)) -> JSONResponse:
         def query() -> list[dict[str, Any]]:
             with runtime.sessions() as session:
@@ -140,7 +144,7 @@ def build_track_router(runtime: Runtime, *, engine: Engine | None = None) -> API
 
     @router.get("/v1/notifications/{notification_id}", tags=["notifications"],
                 dependencies=[Depends(require_key)])
-    async def notification(notification_id: int) -> JSONResponse:
+    async def notification(notification_id: int = Path(ge=1, le=MAX_ID)) -> JSONResponse:
         def query() -> dict[str, Any] | None:
             with runtime.sessions() as session:
                 return describe(session, notification_id)

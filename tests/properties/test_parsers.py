@@ -36,7 +36,7 @@ from notifier.ingest.woocommerce import WooCommerceAdapter
 PAYLOADS = Path(__file__).resolve().parents[1] / "ingest" / "payloads"
 REPO = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-FAST = settings(max_examples=150, deadline=None,
+FAST = settings(max_examples=100, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 # -- JSON ------------------------------------------------------------------------------
