@@ -9,8 +9,11 @@ is processed once per version.
   at most a window before it was placed (windows per channel, ``[track]
   attribution_hours``: email and push 5 days, SMS 24 hours). A sent message touches at
   ``sent_at``; a **held-out** one at its ``due_at`` (when it would have been sent), so
-  the control group is measured exactly like the treated one. A notification keeps its
-  first conversion. "After a click" is recorded when it was clicked before the order.
+  the control group is measured exactly like the treated one. Intention to treat: a
+  treated notification that was never sent (skipped, failed, held) touches at its
+  ``due_at`` too, and one sent but bounced at its ``sent_at``, so a treated customer whose
+  message did not arrive stays measured as the held-out customer is. Only customer
+  messages (``kind = "message"``) touch. A notification keeps its first conversion. "After a click" is recorded when it was clicked before the order.
 - **Recovered cart**: a cart whose first reminder (sent or held out) touched at most a
   window before an order of its customer; "through the recovery link" when the order
   carries the cart's token and a reminder of that cart was clicked before the order.
@@ -32,6 +35,9 @@ from notifier.store.tables import Cart, Notification, Order
 
 TOUCHED = ("sent", "delivered")
 HELD_OUT = "held_out"
+TREATED = "treated"
+#: Not yet decided: such a row touches nobody until it is sent or ends.
+OPEN = ("pending", "sending")
 
 
 @dataclass(frozen=True)
@@ -51,9 +57,15 @@ class Windows:
 
 def touched_at(n: Notification) -> datetime | None:
     """When the notification reached (or, held out, would have reached) the customer."""
+    if n.kind != "message":
+        return None
     if n.status == HELD_OUT:
         return n.due_at
-    return n.sent_at if n.status in TOUCHED else None
+    if n.status in TOUCHED:
+        return n.sent_at
+    if n.arm == TREATED and n.status not in OPEN:
+        return n.sent_at or n.due_at
+    return None
 
 
 def _inside(n: Notification, placed: datetime, windows: Windows) -> datetime | None:
@@ -74,12 +86,14 @@ def last_touch(candidates: list[Notification], placed: datetime,
 def _touches(session: Session, customer_id: int, placed: datetime,
              windows: Windows) -> list[Notification]:
     since = placed - windows.longest
+    sent = sa.and_(col(Notification.sent_at) >= since, col(Notification.sent_at) <= placed)
+    due = sa.and_(col(Notification.due_at) >= since, col(Notification.due_at) <= placed)
+    ended_treated = sa.and_(Notification.arm == TREATED, col(Notification.status).notin_(OPEN))
     return list(session.exec(select(Notification).where(
-        Notification.customer_id == customer_id,
-        sa.or_(sa.and_(col(Notification.status).in_(TOUCHED),
-                       col(Notification.sent_at) >= since, col(Notification.sent_at) <= placed),
-               sa.and_(Notification.status == HELD_OUT, col(Notification.due_at) >= since,
-                       col(Notification.due_at) <= placed)))))
+        Notification.customer_id == customer_id, Notification.kind == "message",
+        sa.or_(sa.and_(sa.or_(col(Notification.status).in_(TOUCHED), ended_treated), sent),
+               sa.and_(Notification.status == HELD_OUT, due),
+               sa.and_(ended_treated, col(Notification.sent_at).is_(None), due)))))
 
 
 def attribute(session: Session, order: Order, windows: Windows) -> Notification | None:

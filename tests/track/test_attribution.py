@@ -150,3 +150,42 @@ def test_tracking_again_changes_nothing_until_an_order_changes(runtime: Runtime)
         session.add(order)
     with transaction(runtime.sessions) as session:
         assert track_orders(session, now=T + 32 * D, windows=WINDOWS) == {"orders": 1}
+
+
+# Intention to treat: (arm, status, sent) -> whether an order an hour after due converts it.
+ITT_CASES = {
+    "treated_bounced": ("treated", "undelivered", True, True),
+    "treated_failed": ("treated", "failed", False, True),
+    "treated_skipped": ("treated", "skipped", False, True),
+    "treated_pending": ("treated", "pending", False, False),
+    "excluded_skipped": ("excluded", "skipped", False, False),
+    "no_arm_skipped": (None, "skipped", False, False),
+}
+
+
+def test_a_treated_customer_whose_message_did_not_arrive_stays_measured(
+        runtime: Runtime) -> None:
+    """A treated message that bounced, failed or was skipped still opens its window (from
+    ``sent_at``, else ``due_at``), exactly as a held-out one does: otherwise the treated
+    arm would lose conversions the holdout keeps and the uplift would lean low."""
+    names = {}
+    with transaction(runtime.sessions) as session:
+        for name, (arm, status, sent, _) in ITT_CASES.items():
+            customer = Customer(source="api", external_id=name, email=f"{name}@x.pl")
+            session.add(customer)
+            session.flush()
+            session.add(Notification(
+                key=name, rule="r", step=0, entity_kind="order", entity_id=0,
+                customer_id=customer.id, template="t", purpose="transactional",
+                channels=["email"], channel="email", status=status, arm=arm,
+                due_at=T, detected_at=T, sent_at=T if sent else None))
+            session.add(Order(source="api", external_id=name, status="confirmed",
+                              currency="PLN", total=Decimal("10.00"), placed_at=T + H,
+                              customer_id=customer.id, updated_at=T + H))
+            names[name] = customer.id
+    with transaction(runtime.sessions) as session:
+        track_orders(session, now=T + 30 * D, windows=WINDOWS)
+    with runtime.sessions() as session:
+        got = {name: session.exec(select(Notification).where(
+            Notification.key == name)).one().converted_at is not None for name in names}
+    assert got == {name: case[3] for name, case in ITT_CASES.items()}
