@@ -13,7 +13,8 @@ is processed once per version.
   treated notification that was never sent (skipped, failed, held) touches at its
   ``due_at`` too, and one sent but bounced at its ``sent_at``, so a treated customer whose
   message did not arrive stays measured as the held-out customer is. Only customer
-  messages (``kind = "message"``) touch. A notification keeps its first conversion. "After a click" is recorded when it was clicked before the order.
+  messages (``kind = "message"``) touch. A notification keeps its first conversion.
+  "After a click" is recorded when it was clicked before the order.
 - **Recovered cart**: a cart whose first reminder (sent or held out) touched at most a
   window before an order of its customer; "through the recovery link" when the order
   carries the cart's token and a reminder of that cart was clicked before the order.
