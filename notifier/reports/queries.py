@@ -39,8 +39,9 @@ class Period:
     end: datetime
 
     def where(self) -> sa.ColumnElement[bool]:
-        return sa.and_(N.c.rule == self.rule, N.c.detected_at >= self.start,
-                       N.c.detected_at < self.end)
+        # Only customer messages: support emails and webhooks share the outbox and the rule.
+        return sa.and_(N.c.rule == self.rule, N.c.kind == "message",
+                       N.c.detected_at >= self.start, N.c.detected_at < self.end)
 
 
 @dataclass(frozen=True)
@@ -307,7 +308,7 @@ def daily_counts(session: Session, *, start: datetime, end: datetime,
                  rule: str | None = None) -> list[DailyCount]:
     """Per day (UTC, by ``detected_at``), rule, channel and status: the charts' series."""
     day = sa.func.date(N.c.detected_at)
-    where = [N.c.detected_at >= start, N.c.detected_at < end]
+    where = [N.c.kind == "message", N.c.detected_at >= start, N.c.detected_at < end]
     if rule is not None:
         where.append(N.c.rule == rule)
     stmt = (sa.select(day, N.c.rule, N.c.channel, N.c.status, sa.func.count())

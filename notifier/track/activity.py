@@ -131,7 +131,7 @@ def period_counts(session: Session, *, period: Period) -> list[PeriodCount]:
         stmt = (select(day_number, Notification.rule, Notification.channel,
                        Notification.status, sa.func.count())
                 .where(col(Notification.detected_at) >= start,
-                       col(Notification.detected_at) < end)
+                       col(Notification.detected_at) < end, Notification.kind == "message")
                 .group_by(day_number, Notification.rule, Notification.channel,
                           Notification.status))
         for n_day, rule, channel, status, n in session.execute(stmt).all():
@@ -210,7 +210,7 @@ def funnels(session: Session, *, period: Period,
     """Every rule's funnel for the period (rules with no notification are absent);
     ``counts`` from :func:`period_counts` when the caller already has them."""
     in_period = (col(Notification.detected_at) >= period.start,
-                 col(Notification.detected_at) < period.end)
+                 col(Notification.detected_at) < period.end, Notification.kind == "message")
     out: dict[str, Funnel] = {}
     for c in counts if counts is not None else period_counts(session, period=period):
         out.setdefault(c.rule, Funnel(c.rule)).statuses[c.status] += c.count
