@@ -39,8 +39,11 @@ def build_redirect_router(runtime: Runtime) -> APIRouter:
                 "</p></body></html>")
         return HTMLResponse(page, status_code=404, headers=NO_STORE)
 
-    @router.api_route("/r/{token}", methods=["GET", "HEAD"], tags=["customers"],
-                      response_class=RedirectResponse, status_code=302)
+    # HEAD (link scanners) is served but kept out of the schema: one operation per path.
+    @router.head("/r/{token}", include_in_schema=False, response_class=RedirectResponse,
+                 status_code=302)
+    @router.get("/r/{token}", tags=["customers"], response_class=RedirectResponse,
+                status_code=302)
     async def redirect(token: str, request: Request) -> Response:
         parsed = parse_link_token(token, secret)
         if parsed is None:
