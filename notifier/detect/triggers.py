@@ -139,6 +139,18 @@ def _delivered_at(facts: Facts) -> datetime | None:
     return (shipment.delivered_at if shipment else None) or (order.delivered_at if order else None)
 
 
+def _parcel_blocker(facts: Facts, *, delivered: bool = False) -> str | None:
+    """Why a parcel trigger has nothing to say: no parcel, a test or cancelled order, or
+    (``delivered``) a parcel already delivered."""
+    if facts.shipment is None:
+        return "no shipment"
+    if blocker := _order_blocker(facts.order):
+        return blocker
+    if delivered and _is_delivered(facts):
+        return "parcel delivered"
+    return None
+
+
 def _is_delivered(facts: Facts) -> bool:
     shipment, order = facts.shipment, facts.order
     return (
@@ -270,12 +282,9 @@ class ShipmentLate(Trigger[ShipmentLateParams]):
 
     def check(self, facts: Facts, params: ShipmentLateParams, now: datetime) -> Check:
         shipment, order = facts.shipment, facts.order
-        if shipment is None:
-            return _miss("no shipment")
-        if blocker := _order_blocker(order):
+        if blocker := _parcel_blocker(facts, delivered=True):
             return _miss(blocker)
-        if _is_delivered(facts):
-            return _miss("parcel delivered")
+        assert shipment is not None
         status = shipment_status(shipment.status)
         if status in {ShipmentStatus.RETURNED_TO_SENDER, ShipmentStatus.LOST}:
             return _miss(f"parcel {status} (shipment.exception speaks for it)")
@@ -314,10 +323,9 @@ class ShipmentStalled(Trigger[ShipmentStalledParams]):
 
     def check(self, facts: Facts, params: ShipmentStalledParams, now: datetime) -> Check:
         shipment = facts.shipment
-        if shipment is None:
-            return _miss("no shipment")
-        if blocker := _order_blocker(facts.order):
+        if blocker := _parcel_blocker(facts):
             return _miss(blocker)
+        assert shipment is not None
         status = shipment_status(shipment.status)
         if status not in MOVING:
             return _miss(f"parcel {shipment.status}, not moving")
@@ -360,10 +368,9 @@ class ShipmentException(Trigger[ShipmentExceptionParams]):
 
     def check(self, facts: Facts, params: ShipmentExceptionParams, now: datetime) -> Check:
         shipment = facts.shipment
-        if shipment is None:
-            return _miss("no shipment")
-        if blocker := _order_blocker(facts.order):
+        if blocker := _parcel_blocker(facts):
             return _miss(blocker)
+        assert shipment is not None
         events = _events_until(shipment, now)
         last = events[-1] if events else None
         kind = shipment_status(last.status) if last else None
@@ -410,12 +417,9 @@ class ShipmentAtRisk(Trigger[ShipmentAtRiskParams]):
 
     def check(self, facts: Facts, params: ShipmentAtRiskParams, now: datetime) -> Check:
         shipment, order = facts.shipment, facts.order
-        if shipment is None:
-            return _miss("no shipment")
-        if blocker := _order_blocker(order):
+        if blocker := _parcel_blocker(facts, delivered=True):
             return _miss(blocker)
-        if _is_delivered(facts):
-            return _miss("parcel delivered")
+        assert shipment is not None
         promise = order.deliver_by if order else None
         if promise is None:
             return _miss("no promised delivery date")
