@@ -274,17 +274,18 @@ def _mount_groups() -> None:
 
         return engine_lookup(settings)
 
-    def rules_for(settings: Settings):  # type: ignore[no-untyped-def]
-        # The rules as the engine loads them (refused whole if broken).
-        from notifier.pipeline import load_rulebook
+    from notifier.authoring.commands import StoredSets, add_version_commands
 
-        return load_rulebook(settings)()
-
-    rules_cli = build_rules_cli(get_settings, template_lookup=template_lookup)
-    add_simulate_command(rules_cli, get_settings, rules_for=rules_for)
+    stored = StoredSets()
+    rules_cli = build_rules_cli(get_settings, template_lookup=template_lookup, stored=stored)
+    # The rules as the engine runs them: the published set (refused whole if broken).
+    add_simulate_command(rules_cli, get_settings, rules_for=stored.rules)
+    add_version_commands(rules_cli, "rule", get_settings)
     app.add_typer(rules_cli, name="rules")
-    app.add_typer(build_templates_cli(get_settings, customer_context=_customer_context),
-                  name="templates")
+    templates_cli = build_templates_cli(get_settings, customer_context=_customer_context,
+                                        stored=stored)
+    add_version_commands(templates_cli, "template", get_settings)
+    app.add_typer(templates_cli, name="templates")
     from notifier.connectors.baselinker_cli import build_baselinker_cli
     from notifier.offers.commands import build_offers_cli
 

@@ -18,7 +18,9 @@
     │                          (console.auth)
     ├── UserError              a console user cannot be added or removed as asked
     │                          (console.auth)
-    └── ErasureError           a customer cannot be erased or exported as asked (privacy)
+    ├── ErasureError           a customer cannot be erased or exported as asked (privacy)
+    └── VersionError           a stored template or rule version asked for does not exist
+                               or cannot be stored as given (authoring)
 
 Driver and library errors are kept as ``__cause__``.
 """
@@ -68,6 +70,11 @@ class RuleError(NotifierError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
+
+
+class VersionError(NotifierError):
+    """Raised when a stored version does not exist, belongs to another name, or a draft
+    names a path outside its message (the message says which)."""
 
 
 class TemplateError(NotifierError):

@@ -12,12 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
+from notifier.authoring.checks import template_exists
+from notifier.authoring.files import Files, Kind
+from notifier.authoring.published import PublishedSet
+from notifier.authoring.publishing import disk_baseline, ensure_seeded, reload_from_files
 from notifier.compose import Composer
-from notifier.compose.tooling import check_templates
 from notifier.config import Settings
 from notifier.connectors.baselinker_poller import build_baselinker_poller
 from notifier.deliver.base import ChannelBase
@@ -27,6 +32,7 @@ from notifier.detect.rules import TemplateExists
 from notifier.detect.scan import ScanResult, scan
 from notifier.dispatch import Dispatcher
 from notifier.domain import Channel
+from notifier.errors import RuleError
 from notifier.offers import OfferService
 from notifier.rulebook import RuleBook
 from notifier.runtime import Runtime
@@ -45,13 +51,26 @@ class TickResult:
     tracked: Counter[str] = field(default_factory=Counter)
 
 
+@dataclass
+class Published:
+    """Where a worker's templates and rules come from: the published sets, as directories."""
+
+    templates: PublishedSet
+    rules: PublishedSet
+    # What paths.templates_dir and rules_dir held at start: a reload publishes changes.
+    baseline: dict[Kind, Files] = field(default_factory=dict)
+
+
 class Engine:
     def __init__(self, runtime: Runtime, *, rules: RuleBook, composer: Composer,
                  channels: dict[Channel, ChannelBase], owner: str | None = None,
-                 offers: OfferService | None = None) -> None:
+                 offers: OfferService | None = None, published: Published | None = None
+                 ) -> None:
         self.runtime = runtime
         self.rules = rules
         self.composer = composer
+        self.published = published
+        self._refreshing = threading.Lock()  # detect and dispatch jobs run in threads
         # Customer channels as given, plus the webhooks and Shopify Admin API (one outbox:
         # the dispatcher sends support emails, webhooks and shop calls too).
         self.channels: dict[str, ChannelBase] = {
@@ -72,8 +91,28 @@ class Engine:
     async def detect(self, now: datetime) -> ScanResult:
         return await asyncio.to_thread(self._detect, now)
 
+    def refresh(self) -> None:
+        """Take up what was published since the last tick (templates, then the rules
+        checked against them) and the console's rule switches; called at every tick."""
+        with self._refreshing:
+            if self.published is not None:
+                directory = self.published.templates.directory()
+                if directory != self.composer.templates_dir:
+                    self._use_templates(directory)
+                self.rules.switch(self.published.rules.directory())
+            self.rules.refresh()
+
+    def _use_templates(self, directory: Path) -> None:
+        composer = _composer(self.runtime.settings, directory)
+        composer.environment.preload()
+        self.composer = self.dispatcher.composer = composer
+        self.rules.template_exists = template_lookup(self.runtime.settings, composer)
+        self.dispatcher.disabled.clear()  # a new version gets its steps back
+        self.dispatcher.samples_render.clear()
+        log.info("templates now from %s", directory)
+
     def _detect(self, now: datetime) -> ScanResult:
-        self.rules.refresh()
+        self.refresh()
         found = scan(self.runtime.sessions, self.rules(), now, transit=self.transit.current())
         for (rule, status), n in found.created_by_rule.items():
             self.runtime.metrics.notification(rule, None, status, n)
@@ -102,7 +141,7 @@ class Engine:
         calls a pass queues; retries and deferrals wait for their time.
         """
         total: Counter[str] = Counter()
-        await asyncio.to_thread(self.rules.refresh)
+        await asyncio.to_thread(self.refresh)
         for _ in range(max_batches):
             done = await self.dispatcher.run(now)
             total.update(done)
@@ -132,26 +171,25 @@ class Engine:
         return TickResult(found, dispatched, tracked)
 
     def reload(self) -> list[str]:
-        """Re-read rules and templates, taken whole or not at all; returns the problems.
-
-        The rules must load and be non-empty, and every template must render against the
-        samples (``templates check``); otherwise the running set (rules, and templates
-        preloaded in memory) stays and every problem is returned and logged.
+        """SIGHUP, ``notifier rules reload``: publish what was changed in
+        ``paths.templates_dir`` and ``rules_dir`` since start (or the last reload), checked
+        whole with the rest of the published set (``templates check``, ``rules check``, a
+        non-empty rule set); then take it up at once. Returns the problems: when there
+        are any nothing is published and every worker keeps the set it has.
         """
-        fresh, problems = self.rules.candidate()
-        settings = self.runtime.settings
-        problems += check_templates(self.composer.templates_dir, settings.shop,
-                                    sms_max_segments=self.composer.sms_max_segments,
-                                    from_addr=self.composer.from_addr, notes=False)
-        if fresh is None or problems:
+        if self.published is None:
+            return ["this engine reads no published set"]
+        problems, baseline = reload_from_files(
+            self.runtime.sessions, self.runtime.settings, self.published.baseline,
+            now=self.runtime.clock())
+        if problems:
             log.error("reload refused, keeping %d rules and their templates:\n%s",
                       len(self.rules()), "\n".join(problems))
             return problems
-        self.rules.adopt(fresh)
-        self.composer.environment.cache.clear()  # type: ignore[union-attr]
-        self.composer.environment.preload()
-        self.dispatcher.disabled.clear()  # fixed templates get their steps back
-        self.dispatcher.samples_render.clear()
+        self.published.baseline = baseline
+        self.refresh()
+        with self._refreshing:  # templates read afresh; fixed ones get their steps back
+            self._use_templates(self.composer.templates_dir)
         return []
 
     async def aclose(self) -> None:
@@ -160,39 +198,44 @@ class Engine:
             await self.baselinker.aclose()
 
 
-def _composer(settings: Settings) -> Composer:
-    return Composer.from_settings(settings, sms_max_segments=settings.delivery.sms_max_segments)
+def _composer(settings: Settings, templates_dir: Path | None = None) -> Composer:
+    return Composer(templates_dir or settings.paths.templates_dir, settings.shop,
+                    from_addr=settings.email.from_,
+                    sms_max_segments=settings.delivery.sms_max_segments)
 
 
 def template_lookup(settings: Settings, composer: Composer | None = None) -> TemplateExists:
     """Whether a message name has a template on some channel in the shop's locale chain."""
-    composer = composer or _composer(settings)
-    locale = settings.shop.default_locale
-
-    def template_exists(name: str) -> bool:
-        return any(composer.available(name, channel, locale) for channel in Channel)
-
-    return template_exists
+    return template_exists(composer or _composer(settings), settings.shop.default_locale)
 
 
 def load_rulebook(settings: Settings, composer: Composer | None = None) -> RuleBook:
-    """The rules as the engine runs them, checked against the templates that exist."""
+    """The rules in ``paths.rules_dir``, checked against the templates that exist."""
     composer = composer or _composer(settings)
     return RuleBook(settings.paths.rules_dir, template_exists=template_lookup(settings, composer))
 
 
 def build_engine(runtime: Runtime, *, channels: dict[Channel, ChannelBase] | None = None,
                  owner: str | None = None) -> Engine:
-    """The engine from settings: rules (refused whole if broken), templates, channels."""
+    """The engine on the published set (stored from ``templates/`` and ``rules/`` on the
+    first start; a broken rule set is refused whole), with its channels."""
     settings = runtime.settings
-    composer = _composer(settings)
+    problems = ensure_seeded(runtime.sessions, settings, now=runtime.clock())
+    if problems:
+        raise RuleError(problems)
+    parent = settings.paths.data_dir / "published"
+    published = Published(PublishedSet(runtime.sessions, "template", parent),
+                          PublishedSet(runtime.sessions, "rule", parent),
+                          baseline=disk_baseline(settings))
+    composer = _composer(settings, published.templates.directory())
     composer.environment.preload()
-    rules = load_rulebook(settings, composer)
+    rules = RuleBook(published.rules.directory(),
+                     template_exists=template_lookup(settings, composer))
     rules.overrides = lambda: _overrides(runtime)
     offers = OfferService(settings) if settings.offers.enabled else None
     return Engine(runtime, rules=rules, composer=composer,
                   channels=channels if channels is not None else build_channels(settings),
-                  owner=owner, offers=offers)
+                  owner=owner, offers=offers, published=published)
 
 
 def _overrides(runtime: Runtime) -> dict[str, Override]:

@@ -12,7 +12,9 @@ database and calls :func:`show_preview` with it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
+from typing import Protocol
 
 import typer
 
@@ -24,7 +26,7 @@ from notifier.compose.samples import load_sample_file, sample_context
 from notifier.compose.tooling import check_templates, preview
 from notifier.config import Settings
 from notifier.domain import Channel
-from notifier.errors import TemplateError
+from notifier.errors import NotifierError, TemplateError, VersionError
 
 
 def show_preview(
@@ -57,14 +59,43 @@ def show_preview(
 CustomerContext = Callable[[Settings, int, str], RenderContext | None]
 
 
+class StoredTemplates(Protocol):
+    """The stored (database) templates, supplied by the authoring layer: compose never
+    reads the database. ``draft``: the newest version of that name in place of the
+    published one; ``version``: that version id in place."""
+
+    def check(self, settings: Settings, kind: str, *, draft: str | None = None,
+              version: int | None = None) -> tuple[list[str], str]: ...
+
+    def composer(self, settings: Settings, *, draft: str | None = None,
+                 version: int | None = None) -> AbstractContextManager[Composer]: ...
+
+
+_PUBLISHED = typer.Option(False, "--published", help="the published set in the database")
+_DRAFT = typer.Option(None, "--draft", metavar="NAME",
+                      help="the newest stored version of NAME in place of the published one")
+_VERSION = typer.Option(None, "--version", metavar="ID",
+                        help="stored version ID in place of its published one")
+
+
 def build_templates_cli(
-    get_settings: Callable[[], Settings], *, customer_context: CustomerContext | None = None
+    get_settings: Callable[[], Settings], *, customer_context: CustomerContext | None = None,
+    stored: StoredTemplates | None = None,
 ) -> typer.Typer:
     """The ``templates`` sub-app; settings are loaded only when a command runs.
 
     ``customer_context(settings, customer_id, message_name)`` builds a preview context
-    from a stored customer (the engine supplies it; compose never reads the database).
+    from a stored customer (the engine supplies it; compose never reads the database);
+    ``stored`` serves ``--published``, ``--draft`` and ``--version``.
     """
+
+    def wants_stored(published: bool, draft: str | None, version: int | None) -> bool:
+        chosen = published or draft is not None or version is not None
+        if chosen and stored is None:
+            typer.echo("--published, --draft and --version need the database", err=True)
+            raise typer.Exit(2)
+        return chosen
+
     app = typer.Typer(help="Check and preview message templates.", no_args_is_help=True)
 
     @app.command("check")
@@ -72,9 +103,33 @@ def build_templates_cli(
         sms_max_segments: int | None = typer.Option(
             None, help="refuse SMS longer than this (default: [delivery] sms_max_segments)"
         ),
+        published: bool = _PUBLISHED,
+        draft: str | None = _DRAFT,
+        version: int | None = _VERSION,
     ) -> None:
-        """Render every template with sample data; exit 1 if anything is wrong."""
+        """Render every template with sample data; exit 1 if anything is wrong.
+
+        Without an option: the files in paths.templates_dir (the shipped defaults or a
+        set to import). A draft is checked as publishing it would be."""
         settings = get_settings()
+        if wants_stored(published, draft, version):
+            assert stored is not None
+            if sms_max_segments:
+                delivery = settings.delivery.model_copy(
+                    update={"sms_max_segments": sms_max_segments})
+                settings = settings.model_copy(update={"delivery": delivery})
+            try:
+                found, what = stored.check(settings, "template", draft=draft, version=version)
+            except NotifierError as exc:
+                typer.echo(str(exc), err=True)
+                raise typer.Exit(1) from exc
+            for problem in found:
+                typer.echo(problem, err=True)
+            if found:
+                typer.echo(f"{len(found)} problem(s) in {what}", err=True)
+                raise typer.Exit(1)
+            typer.echo(f"{what}: all templates render")
+            return
         root = settings.paths.templates_dir
         problems = check_templates(
             root,
@@ -101,10 +156,19 @@ def build_templates_cli(
         sms_max_segments: int | None = typer.Option(
             None, help="default: [delivery] sms_max_segments"
         ),
+        published: bool = _PUBLISHED,
+        draft: str | None = _DRAFT,
+        version: int | None = _VERSION,
     ) -> None:
-        """Render one message with sample data; write .eml/.html and print the text."""
+        """Render one message with sample data; write .eml/.html and print the text.
+
+        Without an option: the files in paths.templates_dir."""
         settings = get_settings()
-        composer = Composer.from_settings(settings, sms_max_segments=sms_max_segments)
+        source: AbstractContextManager[Composer] = nullcontext(
+            Composer.from_settings(settings, sms_max_segments=sms_max_segments))
+        if wants_stored(published, draft, version):
+            assert stored is not None
+            source = stored.composer(settings, draft=draft, version=version)
         try:
             if customer is not None:
                 if customer_context is None:
@@ -119,13 +183,20 @@ def build_templates_cli(
         except TemplateError as exc:
             typer.echo(str(exc), err=True)
             raise typer.Exit(1) from exc
-        show_preview(
-            composer,
-            name,
-            channel,
-            ctx,
-            out_dir=out or settings.paths.data_dir / "preview",
-            transliterate=transliterate,
-        )
+        try:
+            with source as composer:
+                if sms_max_segments:
+                    composer.sms_max_segments = sms_max_segments
+                show_preview(
+                    composer,
+                    name,
+                    channel,
+                    ctx,
+                    out_dir=out or settings.paths.data_dir / "preview",
+                    transliterate=transliterate,
+                )
+        except VersionError as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(1) from exc
 
     return app

@@ -10,7 +10,7 @@ channels nobody can receive (present only in a locale outside the fallback chain
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -46,6 +46,7 @@ def check_templates(
     sms_max_segments: int = DEFAULT_SMS_MAX_SEGMENTS,
     from_addr: str = PREVIEW_FROM,
     notes: bool = True,
+    only: Collection[str] | None = None,
 ) -> list[str]:
     """Every problem found under ``templates_dir``, one ``file:line: reason`` per line.
 
@@ -53,6 +54,8 @@ def check_templates(
     offer=none]``); an SMS over the limit is reported once, for its longest scenario.
     ``notes=False`` leaves out remarks about the installation rather than the templates
     (no Polish dictionary, no support contact): a reload is not refused for those.
+    ``only`` renders just those messages (every file is still compiled): the check of one
+    edited message, whose includes and layout are the rest of the set.
     """
     root = Path(templates_dir)
     if not root.is_dir():
@@ -68,6 +71,8 @@ def check_templates(
         if path.is_file() and not any(part.startswith(".") for part in relative.parts):
             report.attempt(partial(composer.environment.check_syntax, relative.as_posix()))
     for message in messages(root):
+        if only is not None and message not in only:
+            continue
         _check_message(composer, message, report)
     return report.lines()
 

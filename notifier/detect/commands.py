@@ -12,14 +12,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Protocol
 
 import typer
 
 from notifier.config import Settings
 from notifier.detect.rules import TemplateExists, check_rules
+from notifier.errors import NotifierError
 
 TemplateLookup = Callable[[Settings], TemplateExists | None]
+
+
+class StoredRules(Protocol):
+    """The stored (database) rules, supplied by the authoring layer (detect does not
+    import it): the published set, or it with a draft or version id in place."""
+
+    def check(self, settings: Settings, kind: str, *, draft: str | None = None,
+              version: int | None = None) -> tuple[list[str], str]: ...
 
 
 def templates_in(directory: Path) -> TemplateExists | None:
@@ -43,9 +52,11 @@ def _default_lookup(settings: Settings) -> TemplateExists | None:
 
 
 def build_rules_cli(
-    get_settings: Callable[[], Settings], *, template_lookup: TemplateLookup | None = None
+    get_settings: Callable[[], Settings], *, template_lookup: TemplateLookup | None = None,
+    stored: StoredRules | None = None,
 ) -> typer.Typer:
-    """The ``rules`` command group; ``get_settings`` is called only when a command needs it."""
+    """The ``rules`` command group; ``get_settings`` is called only when a command needs it;
+    ``stored`` serves ``check --published``, ``--draft NAME`` and ``--version ID``."""
     lookup = template_lookup or _default_lookup
     app = typer.Typer(name="rules", help="Check and try out detection rules.", no_args_is_help=True)
 
@@ -64,8 +75,35 @@ def build_rules_cli(
             bool,
             typer.Option("--templates/--no-templates", help="Check that step templates exist."),
         ] = True,
+        published: Annotated[bool, typer.Option(
+            "--published", help="the published set in the database")] = False,
+        draft: Annotated[str | None, typer.Option(
+            "--draft", metavar="NAME",
+            help="the newest stored version of NAME in place of the published one")] = None,
+        version: Annotated[int | None, typer.Option(
+            "--version", metavar="ID", help="stored version ID in place of its published one")
+        ] = None,
     ) -> None:
-        """Validate rule files; print each problem as file:line: reason and exit 1 if any."""
+        """Validate rule files; print each problem as file:line: reason and exit 1 if any.
+
+        Without an option: the files (PATH or paths.rules_dir). With one: the stored set,
+        checked as publishing would (against the published templates)."""
+        if published or draft is not None or version is not None:
+            if stored is None:
+                typer.echo("--published, --draft and --version need the database", err=True)
+                raise typer.Exit(2)
+            try:
+                found, what = stored.check(get_settings(), "rule", draft=draft, version=version)
+            except NotifierError as exc:
+                typer.echo(str(exc), err=True)
+                raise typer.Exit(1) from exc
+            for problem in found:
+                typer.echo(problem)
+            if found:
+                typer.echo(f"{len(found)} problem(s) in {what}", err=True)
+                raise typer.Exit(1)
+            typer.echo(f"{what}: rules OK")
+            return
         exists: TemplateExists | None = None
         if path is None or templates:
             settings = get_settings()

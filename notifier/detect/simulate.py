@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
-from typing import Annotated
+from typing import Annotated, Protocol
 from zoneinfo import ZoneInfo
 
 import typer
@@ -34,6 +34,7 @@ from notifier.detect.facts import Facts
 from notifier.detect.history import facts_as_of
 from notifier.detect.rules import Rule, RuleSet
 from notifier.detect.sampling import assign, customer_key
+from notifier.errors import NotifierError
 from notifier.store.snapshots import ENTITY_TABLES, related
 from notifier.store.tables import Consent
 from notifier.transit.model import TransitModel
@@ -223,10 +224,16 @@ def parse_moment(text: str, zone: str, *, present: datetime | None = None) -> da
             raise typer.BadParameter(str(exc)) from exc
 
 
+class RulesFor(Protocol):
+    def __call__(self, settings: Settings, *, draft: str | None = None,
+                 version: int | None = None) -> RuleSet: ...
+
+
 def add_simulate_command(rules_cli: typer.Typer, get_settings: Callable[[], Settings], *,
-                         rules_for: Callable[[Settings], RuleSet]) -> None:
-    """``rules simulate``; ``rules_for`` loads the rules as the engine would (the CLI
-    passes the orchestration's loader: detect does not import it)."""
+                         rules_for: RulesFor) -> None:
+    """``rules simulate``; ``rules_for`` loads the rules as the engine would: the published
+    set, or it with a stored draft or version in place (the CLI passes the authoring
+    layer's loader: detect does not import it)."""
     @rules_cli.command("simulate")
     def simulate_command(
         start: Annotated[str, typer.Option("--from", help="ISO date or date-time, or now/-30d")],
@@ -236,6 +243,12 @@ def add_simulate_command(rules_cli: typer.Typer, get_settings: Callable[[], Sett
         first_run: Annotated[bool, typer.Option(
             "--first-run", help="the rules go live at --from: count what is already due "
                                 "then, as the first tick would (after a backfill)")] = False,
+        draft: Annotated[str | None, typer.Option(
+            "--draft", metavar="NAME",
+            help="the newest stored version of rule NAME in place of the published one")] = None,
+        version: Annotated[int | None, typer.Option(
+            "--version", metavar="ID", help="stored version ID in place of its published one")
+        ] = None,
     ) -> None:
         """Replay stored history over a window: what each rule would have sent."""
         from notifier.runtime import create_runtime
@@ -246,7 +259,13 @@ def add_simulate_command(rules_cli: typer.Typer, get_settings: Callable[[], Sett
         with runtime.sessions() as session:
             transit = load_model(session)  # the model in force now (see simulate())
         zone = settings.shop.timezone
-        sim = simulate(runtime.sessions, rules_for(settings), parse_moment(start, zone),
+        try:
+            rules = rules_for(settings, draft=draft, version=version)
+        except NotifierError as exc:
+            typer.echo(str(exc), err=True)
+            runtime.close()
+            raise typer.Exit(1) from exc
+        sim = simulate(runtime.sessions, rules, parse_moment(start, zone),
                        parse_moment(end, zone), rule_name=rule, show=show,
                        first_run=first_run, transit=transit)
         typer.echo(format_simulation(sim))
@@ -254,8 +273,8 @@ def add_simulate_command(rules_cli: typer.Typer, get_settings: Callable[[], Sett
 
     @rules_cli.command("reload")
     def reload_command() -> None:
-        """Ask the running engine (notifier serve) to reload its rules; it keeps the last
-        good set when the files on disk are broken."""
+        """Ask the running engine (notifier serve) to publish what changed in the rule and
+        template files since it started; nothing changes when any of it is broken."""
         import httpx
 
         settings = get_settings()

@@ -4,6 +4,7 @@ Alembic's env.py and the test fixtures import this module; a new table module is
 here with one import line.
 """
 
+import notifier.store.authoring_tables
 import notifier.store.connector_tables
 import notifier.store.consent_log
 import notifier.store.console_tables

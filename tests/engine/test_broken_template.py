@@ -55,9 +55,12 @@ async def test_broken_template_disables_the_step_and_sends_nothing(
     broken = good.replace("{% endblock %}", "{{ order.no_such_field }}\n{% endblock %}", 1)
     assert broken != good
     body.write_text(broken, encoding="utf-8")
-    # A reload refuses it (tests/engine/test_rule_reload.py); an engine started with it
-    # on disk has it live:
+    # A reload refuses it (tests/engine/test_rule_reload.py), as a publish would; a
+    # template that breaks only at send time is the same as this one in the worker's
+    # copy of the published set:
     assert any("email.txt" in p for p in engine.reload())
+    live = engine.composer.templates_dir / "order_unshipped" / "pl" / "email.txt"
+    live.write_text(broken, encoding="utf-8")
     engine.composer.environment.cache.clear()
 
     put(runtime, "order", order("1", "a@example.pl"), now=T0)
@@ -74,6 +77,7 @@ async def test_broken_template_disables_the_step_and_sends_nothing(
     assert result.dispatched["failed"] >= 1
 
     body.write_text(good, encoding="utf-8")
+    live.write_text(good, encoding="utf-8")
     assert engine.reload() == []
     put(runtime, "order", order("3", "c@example.pl"), now=DUE)
     await tick(engine, clock, DUE + timedelta(minutes=1))

@@ -14,10 +14,12 @@ from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from notifier.app import create_app
+from notifier.authoring import publish, save_draft
 from notifier.clock import FrozenClock
 from notifier.config import Settings
 from notifier.pipeline import Engine, build_engine
 from notifier.runtime import Runtime, create_runtime
+from notifier.store.db import transaction
 from notifier.store.offer_tables import Offer
 from tests.conftest import make_settings
 from tests.engine.conftest import notifications, outbox_files, put, tick
@@ -129,14 +131,14 @@ async def test_second_delay_within_the_limit_goes_without_an_offer(
 async def test_empty_pool_alerts_and_the_message_still_goes(
     runtime: Runtime, engine: Engine, clock: FrozenClock, sink: WebhookSink, tmp_path: Path
 ) -> None:
-    rules = tmp_path / "rules"
-    rules.mkdir()
     source = (Path(__file__).resolve().parents[2] / "rules" / "order-unshipped.toml")
-    (rules / "order-unshipped.toml").write_text(
-        source.read_text(encoding="utf-8").replace('offer = "delay-compensation"',
-                                                   'offer = "pooled"'), encoding="utf-8")
-    engine.rules.rules_dir = rules
-    assert engine.reload() == []
+    text = source.read_text(encoding="utf-8").replace('offer = "delay-compensation"',
+                                                      'offer = "pooled"')
+    with transaction(runtime.sessions) as session:
+        draft = save_draft(session, "rule", "order-unshipped", {"order-unshipped.toml": text},
+                           author="ops", now=T0)
+        assert publish(session, runtime.settings, "rule", "order-unshipped", draft.id,
+                       author="ops", now=T0) == []
     put(runtime, "order", late_order("1001", ANNA), now=T0)
     await tick(engine, clock, DUE)
     [n] = notifications(runtime)

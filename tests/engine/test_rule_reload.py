@@ -37,12 +37,12 @@ def test_reload_keeps_last_good_set(settings: Settings, rules_dir: Path) -> None
     (rules_dir / "shipment-late.toml").write_text(
         (rules_dir / "shipment-late.toml").read_text(encoding="utf-8").replace(
             'trigger = "shipment.late"', 'trigger = "shipment.teleported"'), encoding="utf-8")
-    problems = engine.rules.reload()
+    problems = engine.reload()
     assert any("shipment-late.toml" in p and "trigger" in p for p in problems)
     assert {r.name for r in engine.rules()} == before
 
     (rules_dir / "shipment-late.toml").unlink()
-    assert engine.rules.reload() == []
+    assert engine.reload() == []
     assert "shipment-late" not in {r.name for r in engine.rules()}
     runtime.close()
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
+from notifier.authoring import rules_for
 from notifier.console.auth import Permission
 from notifier.console.pages.dashboard import choose_period
 from notifier.console.web import BASE, Console, Visitor
@@ -22,10 +23,12 @@ from notifier.track.activity import funnels
 
 
 def current_rules(console: Console) -> RuleSet:
-    """The rules as workers apply them: the files with the stored switches laid over."""
-    files = load_rules(console.runtime.settings.paths.rules_dir)
+    """The rules as workers apply them: the published set with the stored switches over."""
     with console.runtime.sessions() as session:
-        return effective(files, read_overrides(session))
+        published = rules_for(session, console.runtime.settings, check_templates=False)
+        if not len(published):  # nothing stored yet: the shipped files (as a first start)
+            published = load_rules(console.runtime.settings.paths.rules_dir)
+        return effective(published, read_overrides(session))
 
 
 def _number(value: str, field: str) -> float | None:
