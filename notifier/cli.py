@@ -312,20 +312,28 @@ def _mount_groups() -> None:
 
 
 def _customer_context(settings: Settings, customer_id: int, message_name: str):  # type: ignore[no-untyped-def]
-    from notifier.detect.rules import check_rules, load_rules
+    from notifier.authoring import rules_for
+    from notifier.detect.rules import load_rules
     from notifier.domain import Purpose
+    from notifier.errors import RuleError
     from notifier.previews import customer_context
     from notifier.runtime import create_runtime
 
-    # The purpose (and so the unsubscribe link) is the one of the rule sending it.
-    purpose = Purpose.TRANSACTIONAL
-    if not check_rules(settings.paths.rules_dir):
-        for rule in load_rules(settings.paths.rules_dir):
-            if any(step.template == message_name for step in rule.steps):
-                purpose = rule.purpose
     runtime = create_runtime(settings)
     try:
         with runtime.sessions() as session:
+            # The purpose (and so the unsubscribe link) is the one of the published rule
+            # sending it.
+            purpose = Purpose.TRANSACTIONAL
+            try:
+                rules = rules_for(session, settings, check_templates=False)
+                if not len(rules):  # nothing stored yet: the shipped files
+                    rules = load_rules(settings.paths.rules_dir)
+            except RuleError:
+                rules = None
+            for rule in rules or ():
+                if any(step.template == message_name for step in rule.steps):
+                    purpose = rule.purpose
             return customer_context(session, settings, customer_id, purpose=purpose)
     finally:
         runtime.close()
