@@ -57,10 +57,11 @@ def name_problem(kind: Kind, name: str) -> str | None:
     return None
 
 
-def read_dir(kind: Kind, root: Path) -> Files:
+def read_dir(kind: Kind, root: Path, *, skipped: list[str] | None = None) -> Files:
     """Every file of a set under ``root``: all files below templates/ (hidden ones left
     out), the ``*.toml`` files of rules/. Raises :class:`SetProblems` for a file that is
-    not UTF-8 or lies outside any message folder."""
+    not UTF-8 or lies outside any message folder, unless ``skipped`` is given: then such
+    files are left out and named there (the first start takes what it can)."""
     root = Path(root)
     if not root.is_dir():
         raise SetProblems([f"{root}: not a directory"])
@@ -78,8 +79,10 @@ def read_dir(kind: Kind, root: Path) -> Files:
             found[relative] = path.read_bytes().decode("utf-8")
         except UnicodeDecodeError as exc:
             problems.append(f"{path}:1: not UTF-8 text ({exc.reason} at byte {exc.start})")
-    if problems:
+    if problems and skipped is None:
         raise SetProblems(problems)
+    if skipped is not None:
+        skipped.extend(problems)
     return found
 
 

@@ -239,7 +239,10 @@ def ensure_seeded(sessions: sessionmaker[Session], settings: Settings, *, now: d
                 directory = source_dir(settings, kind)
                 if not directory.is_dir():
                     continue  # nothing shipped: an engine without them, as before
-                files = read_dir(kind, directory)
+                skipped: list[str] = []
+                files = read_dir(kind, directory, skipped=skipped)
+                for problem in skipped:
+                    log.warning("not stored (not a %s file): %s", kind, problem)
                 if kind == "rule":
                     problems = check_set(settings, templates=live_files(session, "template"),
                                          rules=files, render_templates=False,
@@ -270,10 +273,13 @@ def reload_from_files(sessions: sessionmaker[Session], settings: Settings,
     disk: dict[Kind, Files] = {}
     problems: list[str] = []
     for kind in KINDS:
+        skipped: list[str] = []  # a README beside the templates is no reason to refuse
         try:
-            disk[kind] = read_dir(kind, source_dir(settings, kind))
+            disk[kind] = read_dir(kind, source_dir(settings, kind), skipped=skipped)
         except SetProblems as exc:
             problems += exc.problems
+        for problem in skipped:
+            log.warning("not published (not a %s file): %s", kind, problem)
     if problems:
         return problems, baseline
     changed = {kind: _changed_names(kind, baseline.get(kind, {}), disk[kind]) for kind in KINDS}
@@ -316,8 +322,8 @@ def disk_baseline(settings: Settings) -> dict[Kind, Files]:
     out: dict[Kind, Files] = {}
     for kind in KINDS:
         try:
-            out[kind] = read_dir(kind, source_dir(settings, kind))
-        except SetProblems:
+            out[kind] = read_dir(kind, source_dir(settings, kind), skipped=[])
+        except SetProblems:  # no such directory
             out[kind] = {}
     return out
 

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from notifier.authoring import history, live, names, save_draft
+from notifier.authoring import ensure_seeded, history, import_dir, live, names, save_draft
 from notifier.cli import app
-from notifier.runtime import Runtime
+from notifier.config import Settings
+from notifier.runtime import Runtime, create_runtime
 from notifier.store.db import transaction
 from tests.conftest import REPO
 
@@ -135,3 +136,24 @@ def test_check_and_simulate_work_on_a_stored_draft(runtime: Runtime, config: Pat
     published = cli(config, "rules", "simulate", "--from", "2026-12-01", "--to", "2026-12-03",
                     "--rule", "cart-abandoned")
     assert "cart-abandoned step 1 [cart_reminder]: 0 messages" in published.output
+
+
+def test_first_start_leaves_a_readme_out_and_an_import_refuses_it(
+    settings: Settings, tmp_path: Path
+) -> None:
+    templates = tmp_path / "templates"
+    shutil.copytree(REPO / "templates", templates)
+    (templates / "README.md").write_text("# our templates\n", encoding="utf-8")
+    paths = settings.paths.model_copy(update={"templates_dir": templates})
+    runtime = create_runtime(settings.model_copy(update={"paths": paths}))
+    try:
+        assert ensure_seeded(runtime.sessions, runtime.settings, now=NOW) == []
+        with runtime.sessions() as session:
+            assert "order_unshipped" in names(session, "template")
+        with transaction(runtime.sessions) as session:
+            result = import_dir(session, runtime.settings, "template", templates,
+                                author="cli", now=NOW)
+        assert result.problems == [f"{templates / 'README.md'}: not inside a message folder "
+                                   "(templates/<name>/...)"]
+    finally:
+        runtime.close()
