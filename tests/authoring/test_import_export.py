@@ -157,3 +157,31 @@ def test_first_start_leaves_a_readme_out_and_an_import_refuses_it(
                                    "(templates/<name>/...)"]
     finally:
         runtime.close()
+
+
+def test_history_publish_and_restore_commands(runtime: Runtime, config: Path) -> None:
+    assert cli(config, "rules", "check", "--published").exit_code == 0  # stores the defaults
+    with runtime.sessions() as session:
+        rule = live(session, "rule", "order-unshipped")
+    assert rule is not None
+    text = rule.files["order-unshipped.toml"]
+    with transaction(runtime.sessions) as session:
+        broken = save_draft(session, "rule", "order-unshipped",
+                            {"order-unshipped.toml": text.replace('grace = "4h"', 'grace = "x"')},
+                            author="o", now=NOW, note="typo")
+        good = save_draft(session, "rule", "order-unshipped",
+                          {"order-unshipped.toml": text.replace('grace = "4h"', 'grace = "6h"')},
+                          author="o", now=NOW, note="more grace")
+    listed = cli(config, "rules", "history", "order-unshipped")
+    assert listed.exit_code == 0
+    assert [line.split()[3] for line in listed.output.splitlines()] == [
+        "draft", "draft", "published"]
+    refused = cli(config, "rules", "publish", "order-unshipped", str(broken.id))
+    assert refused.exit_code == 1 and "order-unshipped.toml:" in refused.output \
+        and "publish refused" in refused.output
+    assert cli(config, "rules", "check", "--version", str(broken.id)).exit_code == 1
+    assert cli(config, "rules", "publish", "order-unshipped", str(good.id)).exit_code == 0
+    assert cli(config, "rules", "restore", "order-unshipped", str(rule.id)).exit_code == 0
+    with runtime.sessions() as session:
+        now_live = live(session, "rule", "order-unshipped")
+    assert now_live is not None and now_live.files == rule.files and now_live.number == 4
