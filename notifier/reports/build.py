@@ -37,6 +37,7 @@ from sqlmodel import Session
 
 from notifier.config import Settings
 from notifier.detect.rules import Rule, RuleSet
+from notifier.reports import counts
 from notifier.reports import queries as q
 from notifier.track import stats
 
@@ -231,10 +232,12 @@ def build_report(session: Session, *, settings: Settings, rules: RuleSet, start:
     """The report for ``[start, end)``: every rule with history in the period (loaded or
     not), or only ``rule``. ``target`` is the uplift the planner reports the weeks to
     detect (default ``[reports] target_difference``)."""
-    names = [rule] if rule is not None else sorted(
-        {*q.rules_with_rows(session, start, end), *(r.name for r in rules)})
     context = _Context(session, settings, rules, start, end, now,
                        target or settings.reports.target_difference)
+    names = [rule] if rule is not None else sorted(
+        {*counts.rules_with_rows(session, start=start, end=end,
+                                 timezone=settings.shop.timezone, split_=context.pieces),
+         *(r.name for r in rules)})
     return Report(start, end, tuple(context.rule_report(name) for name in names))
 
 
@@ -249,15 +252,43 @@ class _Context:
         self.costs = {k: float(v) for k, v in self.config.message_cost.items()}
         self.with_contacts = q.has_rows(session, q.K)
         self.with_surveys = q.has_rows(session, q.S)
+        self.timezone = settings.shop.timezone
+        self.pieces = counts.pieces(session, start=start, end=end, timezone=self.timezone)
+        self._groups: dict[str, list[counts.Group]] | None = None
+
+    def step_rows(self, name: str) -> list[q.StepRow]:
+        """From the roll-up (every rule's groups read once per report)."""
+        if self._groups is None:
+            self._groups = defaultdict(list)
+            for g in counts.groups(self.session, start=self.start, end=self.end,
+                                   timezone=self.timezone, split_=self.pieces):
+                self._groups[g.rule].append(g)
+        return q.step_rows_from(self._groups.get(name, []), self.settings)
+
+    def arm_rows(self, period: q.Period, contacts_until: datetime | None
+                 ) -> tuple[dict[str, q.ArmRow], dict[str, counts.Buyers]]:
+        """Customers per arm from the roll-up, buyers from the converted rows; with
+        support contacts recorded, the per-customer pass of :func:`q.arm_rows`."""
+        bought = counts.buyers(self.session, rule=period.rule, start=self.start,
+                               end=self.end, revenue=self.revenue)
+        if contacts_until is not None:
+            return q.arm_rows(self.session, period, self.revenue,
+                              contacts_until=contacts_until), bought
+        assigned = counts.customers(self.session, rule=period.rule, start=self.start,
+                                    end=self.end, timezone=self.timezone, split_=self.pieces)
+        empty = counts.Buyers(0, 0.0, [])
+        return {arm: q.ArmRow(n, bought.get(arm, empty).converted,
+                              bought.get(arm, empty).revenue, 0)
+                for arm, n in assigned.items()}, bought
 
     def rule_report(self, name: str) -> RuleReport:
         period = q.Period(name, self.start, self.end)
         rule = self.rules.get(name)
         warnings: list[str] = []
-        rows = q.step_rows(self.session, period, self.settings)
+        rows = self.step_rows(name)
         contacts_until = (self.end + timedelta(days=self.config.contact_window_days)
                           if self.with_contacts else None)
-        arms = q.arm_rows(self.session, period, self.revenue, contacts_until=contacts_until)
+        arms, bought = self.arm_rows(period, contacts_until)
         customers = {a: arms[a].customers for a in ARMS if a in arms}
         converted = {a: arms[a].converted for a in ARMS if a in arms}
         revenue = {a: arms[a].revenue for a in ARMS if a in arms}
@@ -275,7 +306,7 @@ class _Context:
 
         t, h = customers.get("treated", 0), customers.get("holdout", 0)
         conversion = _newcombe(converted.get("treated", 0), t, converted.get("holdout", 0), h)
-        revenue_uplift = self._bootstrap(period, t, h)
+        revenue_uplift = self._bootstrap(bought, t, h)
         contacts_uplift = (_newcombe(contacted.get("treated", 0), t,
                                      contacted.get("holdout", 0), h)
                            if self.with_contacts else None)
@@ -331,13 +362,14 @@ class _Context:
                                   converted.get("holdout", 0)),
             steps=steps, warnings=tuple(warnings))
 
-    def _bootstrap(self, period: q.Period, treated: int, holdout: int
+    def _bootstrap(self, bought: dict[str, counts.Buyers], treated: int, holdout: int
                    ) -> stats.Difference | None:
         if treated < 2 or holdout < 2:
             return None
-        buyers = q.buyer_revenues(self.session, period, self.revenue)
+        empty = counts.Buyers(0, 0.0, [])
         return stats.bootstrap_sparse_difference(
-            buyers.get("treated", []), treated, buyers.get("holdout", []), holdout,
+            bought.get("treated", empty).values, treated,
+            bought.get("holdout", empty).values, holdout,
             resamples=self.config.bootstrap_resamples)
 
     def _readout(self, name: str) -> date | None:

@@ -10,15 +10,18 @@ superseded or stale before anything was due) belong to no arm.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
 from notifier.config import Settings
+from notifier.reports import counts as day_counts
 from notifier.store.offer_tables import Offer
 from notifier.store.tables import Cart, Notification
 from notifier.store.track_tables import Contact, SurveyAnswer
@@ -42,6 +45,15 @@ class Period:
         # Only customer messages: support emails and webhooks share the outbox and the rule.
         return sa.and_(N.c.rule == self.rule, N.c.kind == "message",
                        N.c.detected_at >= self.start, N.c.detected_at < self.end)
+
+
+    def joined(self) -> sa.ColumnElement[bool]:
+        """:meth:`where` for a join driven from a smaller table (offers, carts, survey
+        answers): the same test, written so no index of ``notifications`` applies
+        (SQLite otherwise walks the period's notifications and looks each one up)."""
+        return sa.and_((N.c.rule + "") == self.rule, N.c.kind == "message",
+                       sa.func.coalesce(N.c.detected_at, N.c.detected_at) >= self.start,
+                       sa.func.coalesce(N.c.detected_at, N.c.detected_at) < self.end)
 
 
 @dataclass(frozen=True)
@@ -208,7 +220,7 @@ def buyer_revenues(session: Session, period: Period, revenue: sa.ColumnElement[A
     for arm, value in session.execute(stmt):
         if value:
             out[arm].append(float(value))
-    return out
+    return {arm: sorted(values) for arm, values in out.items()}  # independent of row order
 
 
 def surveys_by_arm(session: Session, period: Period, revenue: sa.ColumnElement[Any], *,
@@ -237,7 +249,7 @@ def surveys_by_step(session: Session, period: Period) -> dict[int, SurveyCounts]
     """Answers to the rule's own questions, per step of the message that asked."""
     stmt = (sa.select(N.c.step, S.c.kind, *_survey_columns())
             .select_from(S.join(N, N.c.id == S.c.notification_id))
-            .where(period.where())
+            .where(period.joined())
             .group_by(N.c.step, S.c.kind))
     out: dict[int, SurveyCounts] = defaultdict(SurveyCounts)
     for step, kind, *counts in session.execute(stmt):
@@ -253,8 +265,7 @@ def offers_by_step(session: Session, period: Period) -> dict[int, OfferCounts]:
     stmt = (sa.select(OF.c.step, _count_if(OF.c.status != "void"), _count_if(redeemed),
                       sa.func.coalesce(sa.func.sum(
                           sa.case((redeemed, OF.c.estimated_cost), else_=0)), 0))
-            .select_from(OF.join(N, N.c.id == OF.c.notification_id))
-            .where(period.where())
+            .where(sa.exists().where(N.c.id == OF.c.notification_id, period.joined()))
             .group_by(OF.c.step))
     return {step: OfferCounts(int(i), int(r), float(cost or 0))
             for step, i, r, cost in session.execute(stmt)}
@@ -265,7 +276,7 @@ def recovered_by_arm(session: Session, period: Period) -> dict[str, RecoveredCar
     stmt = (sa.select(N.c.arm, sa.func.count(), sa.func.coalesce(sa.func.sum(C.c.value), 0),
                       _count_if(C.c.recovered_via_link))
             .select_from(C.join(N, N.c.id == C.c.recovered_notification_id))
-            .where(C.c.recovered_at.is_not(None), period.where())
+            .where(C.c.recovered_at.is_not(None), period.joined())
             .group_by(N.c.arm))
     return {arm: RecoveredCarts(int(n), float(v or 0), int(link))
             for arm, n, v, link in session.execute(stmt) if arm is not None}
@@ -291,7 +302,7 @@ def rules_with_rows(session: Session, start: datetime, end: datetime) -> list[st
 
 @dataclass(frozen=True)
 class DailyCount:
-    """Notifications created on one UTC day, by rule, channel and current status."""
+    """Customer messages detected on one shop-local day, by rule, channel and status."""
 
     day: str
     rule: str
@@ -304,15 +315,38 @@ class DailyCount:
                 "status": self.status, "count": self.count}
 
 
-def daily_counts(session: Session, *, start: datetime, end: datetime,
+def daily_counts(session: Session, *, start: datetime, end: datetime, timezone: str,
                  rule: str | None = None) -> list[DailyCount]:
-    """Per day (UTC, by ``detected_at``), rule, channel and status: the charts' series."""
-    day = sa.func.date(N.c.detected_at)
-    where = [N.c.kind == "message", N.c.detected_at >= start, N.c.detected_at < end]
-    if rule is not None:
-        where.append(N.c.rule == rule)
-    stmt = (sa.select(day, N.c.rule, N.c.channel, N.c.status, sa.func.count())
-            .where(*where).group_by(day, N.c.rule, N.c.channel, N.c.status)
-            .order_by(day, N.c.rule, N.c.channel, N.c.status))
-    return [DailyCount(str(d)[:10], r, ch, st, int(n)) for d, r, ch, st, n in
-            session.execute(stmt)]
+    """Per shop-local day (by ``detected_at``), rule, channel and status: the charts'
+    series, from :mod:`notifier.reports.counts` like every other count."""
+    total: Counter[tuple[date, str, str | None, str]] = Counter()
+    for g in day_counts.groups(session, start=start, end=end, timezone=timezone, rule=rule,
+                           by_day=True):
+        assert g.day is not None
+        total[(g.day, g.rule, g.channel, g.status)] += g.rows
+    return [DailyCount(d.isoformat(), r, ch, st, n) for (d, r, ch, st), n in
+            sorted(total.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or "",
+                                                  kv[0][3]))]
+
+
+def step_rows_from(groups: Iterable[Any], settings: Settings) -> list[StepRow]:
+    """:func:`step_rows` from the roll-up's groups (:class:`notifier.reports.counts.Group`):
+    the same rows, revenue turned into the shop currency here instead of in SQL."""
+    shop = settings.shop.currency.upper()
+    rates = {cur.upper(): Decimal(str(rate)) for cur, rate in
+             settings.offers.exchange_rates.items() if cur.upper() != shop}
+    known = set(_known(settings))
+    merged: dict[tuple[Any, ...], list[Any]] = {}
+    for g in groups:
+        key = (g.step, g.arm, g.status, g.channel, g.reason if g.status == "skipped" else None)
+        row = merged.setdefault(key, [0] * 9 + [Decimal(0), None])
+        for i, value in enumerate((g.rows, g.sent, g.delivered, g.bounced, g.complained,
+                                   g.unsubscribed, g.opened, g.clicked, g.converted)):
+            row[i] += value
+        if g.currency is None or g.currency == shop:
+            row[9] += g.revenue
+        elif g.currency in rates:
+            row[9] += g.revenue * rates[g.currency]
+        if g.currency is not None and g.currency not in known:
+            row[10] = max(row[10] or "", g.currency)
+    return [StepRow(*key, *v[:9], float(v[9]), v[10]) for key, v in merged.items()]

@@ -61,13 +61,14 @@ def build_reports_router(runtime: Runtime, *, rules: Callable[[], RuleSet]) -> A
     async def daily(start: Annotated[Bound, Query(alias="from")] = None,
                     end: Annotated[Bound, Query(alias="to")] = None,
                     rule: str | None = None) -> JSONResponse:
-        """Notifications per day (UTC, by detection), rule, channel and status."""
+        """Customer messages per shop-local day (by detection), rule, channel and status."""
         lower, upper = period(start, end)
 
         def query() -> list[dict[str, Any]]:
             with runtime.sessions() as session:
-                return [d.as_dict() for d in daily_counts(session, start=lower, end=upper,
-                                                          rule=rule)]
+                return [d.as_dict() for d in daily_counts(
+                    session, start=lower, end=upper, rule=rule,
+                    timezone=runtime.settings.shop.timezone)]
 
         return JSONResponse({"from": lower.isoformat(), "to": upper.isoformat(),
                              "days": await run_in_threadpool(query)})

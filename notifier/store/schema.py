@@ -12,6 +12,7 @@ import notifier.store.escalation_tables
 import notifier.store.idempotency
 import notifier.store.offer_tables
 import notifier.store.push_tables
+import notifier.store.report_tables
 import notifier.store.track_tables
 import notifier.store.transit_tables  # noqa: F401
 from notifier.store import tables  # noqa: F401

@@ -231,6 +231,15 @@ class Notification(SQLModel, table=True):
                  sqlite_where=sa.text("clicked_at IS NOT NULL OR converted_at IS NOT NULL"),
                  postgresql_where=sa.text(
                      "clicked_at IS NOT NULL OR converted_at IS NOT NULL")),
+        # Reports (#14): a period's converted rows without table reads (the bootstrap needs
+        # each buyer's revenue), and a customerless row's earlier rows in its rule.
+        sa.Index("ix_notifications_converted_rows", "rule", "detected_at", "kind", "arm",
+                 "customer_id", "entity_id", "conversion_revenue", "conversion_currency",
+                 sqlite_where=sa.text("converted_at IS NOT NULL"),
+                 postgresql_where=sa.text("converted_at IS NOT NULL")),
+        sa.Index("ix_notifications_anonymous", "rule", "entity_id", "detected_at",
+                 sqlite_where=sa.text("customer_id IS NULL"),
+                 postgresql_where=sa.text("customer_id IS NULL")),
     )
 
     id: int | None = Field(default=None, primary_key=True)

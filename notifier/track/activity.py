@@ -1,12 +1,15 @@
 """What the engine did in a period: messages per day, per-rule funnels, the delivery list.
 
-The console's dashboard, rules and deliveries pages and the CLI read these; they run on
-``ix_notifications_detected`` (detected_at, rule, status, channel) so a period is counted
-from the index alone, and the delivery list pages by id (keyset), never by OFFSET.
+The console's dashboard, rules and deliveries pages and the CLI read these. Counts come
+from :mod:`notifier.reports.counts` (the reports' daily roll-up for closed days, live for
+the rest), so the dashboard and the reports count alike; the delivery list pages by id
+(keyset), never by OFFSET.
 
     period = Period.choose("7d", now=now, tz=ZoneInfo("Europe/Warsaw"))
-    daily_counts(session, period=period)      # [DayCount(day, channel, status, count), ...]
-    funnels(session, period=period)           # {rule: Funnel}
+    stored = period_groups(session, period=period)
+    daily_counts(session, period=period, counts=period_counts(session, period=period,
+                                                              stored=stored))
+    funnels(session, period=period, stored=stored)   # {rule: Funnel}
 """
 
 from __future__ import annotations
@@ -18,17 +21,12 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from notifier.reports.counts import Group, groups
 from notifier.store.tables import Notification
 
 PERIODS = ("today", "7d", "30d", "custom")
-# The predicates of the partial indexes ix_notifications_skipped and _outcomes, written as
-# literals: SQLite uses a partial index only when the query repeats its WHERE verbatim.
-SKIPPED_ROWS = sa.text("notifications.status = 'skipped'")
-OUTCOME_ROWS = sa.text("(notifications.clicked_at IS NOT NULL OR "
-                       "notifications.converted_at IS NOT NULL)")
 SENT_STATUSES = ("sent", "delivered", "undelivered")
 
 
@@ -91,53 +89,23 @@ class PeriodCount:
     count: int
 
 
-def _epoch_seconds(session: Session) -> sa.ColumnElement[int]:
-    column = col(Notification.detected_at)
-    if session.get_bind().dialect.name == "postgresql":
-        return sa.cast(sa.extract("epoch", column), sa.BigInteger)
-    return sa.cast(sa.func.strftime("%s", column), sa.Integer)
+def period_groups(session: Session, *, period: Period) -> list[Group]:
+    """The period's counts per local day, from the one counting module of the reports
+    (the roll-up for closed days, the notifications for the rest)."""
+    return groups(session, start=period.start, end=period.end, timezone=period.tz.key,
+                  by_day=True)
 
 
-def _segments(period: Period) -> list[tuple[datetime, datetime, int | None, date]]:
-    """Stretches of the period whose days all start and end at one UTC offset (day =
-    (epoch + offset) // 86400, exactly), and single days where the offset changes
-    (their rows are all that day). Usually one stretch; a DST change adds two."""
-    utc = ZoneInfo("UTC")
-    out: list[tuple[datetime, datetime, int | None, date]] = []
-    for day in period.days:
-        start = datetime.combine(day, time(), period.tz)
-        end = datetime.combine(day + timedelta(days=1), time(), period.tz)
-        offset = start.utcoffset()
-        steady = offset == end.utcoffset()
-        seconds = int(offset.total_seconds()) if steady and offset is not None else None
-        lo, hi = start.astimezone(utc), end.astimezone(utc)
-        if out and seconds is not None and out[-1][2] == seconds and out[-1][1] == lo:
-            out[-1] = (out[-1][0], hi, seconds, out[-1][3])
-        else:
-            out.append((lo, hi, seconds, day))
-    return out
-
-
-def period_counts(session: Session, *, period: Period) -> list[PeriodCount]:
+def period_counts(session: Session, *, period: Period,
+                  stored: list[Group] | None = None) -> list[PeriodCount]:
     """Notifications detected in the period per local day, rule, channel (``-`` before
-    one was chosen) and status: one pass over ``ix_notifications_detected`` per stretch
-    of steady UTC offset, grouped by whole local days in SQL."""
-    out: list[PeriodCount] = []
-    epoch_day = date(1970, 1, 1)
-    for start, end, offset, only_day in _segments(period):
-        day_number = (sa.literal(only_day.toordinal() - epoch_day.toordinal())
-                      if offset is None else
-                      (_epoch_seconds(session) + offset) / 86400).label("day")
-        stmt = (select(day_number, Notification.rule, Notification.channel,
-                       Notification.status, sa.func.count())
-                .where(col(Notification.detected_at) >= start,
-                       col(Notification.detected_at) < end, Notification.kind == "message")
-                .group_by(day_number, Notification.rule, Notification.channel,
-                          Notification.status))
-        for n_day, rule, channel, status, n in session.execute(stmt).all():
-            out.append(PeriodCount(epoch_day + timedelta(days=int(n_day)), rule,
-                                   channel or "-", status, n))
-    return out
+    one was chosen) and status."""
+    total: Counter[tuple[date, str, str, str]] = Counter()
+    for g in stored if stored is not None else period_groups(session, period=period):
+        assert g.day is not None
+        total[(g.day, g.rule, g.channel or "-", g.status)] += g.rows
+    return [PeriodCount(day, rule, channel, status, n)
+            for (day, rule, channel, status), n in sorted(total.items())]
 
 
 def daily_counts(session: Session, *, period: Period,
@@ -206,31 +174,22 @@ def reason_kind(reason: str | None) -> str:
 
 
 def funnels(session: Session, *, period: Period,
-            counts: list[PeriodCount] | None = None) -> dict[str, Funnel]:
+            stored: list[Group] | None = None) -> dict[str, Funnel]:
     """Every rule's funnel for the period (rules with no notification are absent);
-    ``counts`` from :func:`period_counts` when the caller already has them."""
-    in_period = (col(Notification.detected_at) >= period.start,
-                 col(Notification.detected_at) < period.end, Notification.kind == "message")
+    ``stored`` from :func:`period_groups` when the caller already has them."""
     out: dict[str, Funnel] = {}
-    for c in counts if counts is not None else period_counts(session, period=period):
-        out.setdefault(c.rule, Funnel(c.rule)).statuses[c.status] += c.count
-    reasons = (select(Notification.rule, Notification.reason, sa.func.count())
-               .where(*in_period, SKIPPED_ROWS)
-               .group_by(Notification.rule, Notification.reason))
-    for rule, reason, n in session.execute(reasons).all():
-        out.setdefault(rule, Funnel(rule)).skipped_by_reason[reason_kind(reason)] += n
-    # Held-out rows convert too (measured from due_at): only treated ones count here;
-    # the uplift against the holdout is the reports' business.
-    outcomes = (select(Notification.rule, sa.func.count(Notification.clicked_at),
-                       sa.func.count(Notification.converted_at),
-                       sa.func.coalesce(sa.func.sum(Notification.conversion_revenue), 0))
-                .where(*in_period, col(Notification.status).in_(SENT_STATUSES),
-                       OUTCOME_ROWS)
-                .group_by(Notification.rule))
-    for rule, clicked, converted, revenue in session.execute(outcomes).all():
-        funnel = out.setdefault(rule, Funnel(rule))
-        funnel.clicked, funnel.converted, funnel.revenue = clicked, converted, Decimal(revenue)
-    return dict(out)
+    for g in stored if stored is not None else period_groups(session, period=period):
+        funnel = out.setdefault(g.rule, Funnel(g.rule))
+        funnel.statuses[g.status] += g.rows
+        if g.status == "skipped":
+            funnel.skipped_by_reason[reason_kind(g.reason)] += g.rows
+        # Held-out rows convert too (measured from due_at): only treated ones count here;
+        # the uplift against the holdout is the reports' business.
+        if g.status in SENT_STATUSES:
+            funnel.clicked += g.clicked
+            funnel.converted += g.converted
+            funnel.revenue += g.revenue
+    return out
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from collections import Counter
 from datetime import datetime
 
 from notifier.escalation import build_escalation, enqueue_escalation
+from notifier.reports.rollup import refresh
 from notifier.runtime import Runtime
 from notifier.store.db import transaction
 from notifier.store.tables import Notification
@@ -33,6 +34,10 @@ class Tracker:
         with transaction(self.runtime.sessions) as session:
             done = track_orders(session, now=now, windows=self.windows)
         done["escalated"] += self.escalate_answers(now)
+        # The reports' daily roll-up: late conversions and clicks on closed days applied,
+        # the days closed since the last run added (#14, #15).
+        done.update(refresh(self.runtime.sessions, timezone=self.settings.shop.timezone,
+                            now=now))
         return +done
 
     def escalate_answers(self, now: datetime) -> int:

@@ -6,10 +6,12 @@ import csv
 import io
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 import typer
 from typer.testing import CliRunner
 
@@ -17,6 +19,7 @@ from notifier.app import create_app
 from notifier.config import Settings
 from notifier.reports.commands import add_report_command
 from notifier.runtime import Runtime, create_runtime
+from notifier.store.tables import Notification
 from tests.conftest import make_settings
 from tests.reports.history import cart_rule, cart_rule_text, plant
 
@@ -131,12 +134,18 @@ async def test_bad_bounds_and_missing_keys_are_refused(client: httpx.AsyncClient
 
 
 async def test_daily_counts(client: httpx.AsyncClient, planted_runtime: Runtime) -> None:
+    # Days are the shop's (Europe/Warsaw): 1 and 2 November local, both whole.
     answer = await client.get("/v1/reports/daily", headers=AUTH, params={
-        "from": "2026-11-01T00:00:00+00:00", "to": "2026-11-03T00:00:00+00:00"})
+        "from": "2026-11-01", "to": "2026-11-02"})
     assert answer.status_code == 200
     days = answer.json()["days"]
     assert {d["day"] for d in days} == {"2026-11-01", "2026-11-02"}
     assert set(days[0]) == {"day", "rule", "channel", "status", "count"}
-    # 1500 carts over 30 days: 50 a day, each with a first-step row.
+    # 1500 carts over 30 days from 1 November 00:00 UTC (01:00 in Warsaw), each with a
+    # first-step row: those detected until 2 November 23:00 UTC.
     first_steps = sum(d["count"] for d in days if d["status"] in ("delivered", "held_out"))
-    assert first_steps == 100
+    with planted_runtime.sessions() as session:
+        expected = session.execute(sa.select(sa.func.count()).select_from(Notification).where(
+            Notification.step == 0,
+            Notification.detected_at < datetime(2026, 11, 2, 23, tzinfo=UTC))).scalar()
+    assert first_steps == expected == 1500 * 47 // (30 * 24) + 1

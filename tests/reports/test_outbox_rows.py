@@ -31,7 +31,7 @@ def test_support_emails_and_webhooks_are_not_counted_as_the_rules_messages(
         session.add(_row("w", "webhook"))
     start, end = T - timedelta(days=1), T + timedelta(days=1)
     with runtime.sessions() as session:
-        daily = daily_counts(session, start=start, end=end)
+        daily = daily_counts(session, start=start, end=end, timezone="UTC")
         console = period_counts(session, period=Period(start, end, ZoneInfo("Europe/Warsaw")))
     assert [(d.rule, d.status, d.count) for d in daily] == [("shipment-late", "sent", 1)]
     assert [(c.rule, c.status, c.count) for c in console] == [("shipment-late", "sent", 1)]

@@ -16,7 +16,13 @@ from notifier.console.web import Console, Visitor
 from notifier.health import health_report
 from notifier.offers.ledger import policy_summaries
 from notifier.reports import build_report
-from notifier.track.activity import Period, daily_counts, funnels, period_counts
+from notifier.track.activity import (
+    Period,
+    daily_counts,
+    funnels,
+    period_counts,
+    period_groups,
+)
 
 
 def choose_period(console: Console, query: dict[str, str]) -> Period:
@@ -37,9 +43,10 @@ def build(console: Console) -> APIRouter:
         settings = console.runtime.settings
         now = console.now()
         with console.runtime.sessions() as session:
-            stored = period_counts(session, period=period)
-            counts = daily_counts(session, period=period, counts=stored)
-            rule_funnels = funnels(session, period=period, counts=stored)
+            stored = period_groups(session, period=period)
+            counts = daily_counts(session, period=period, counts=period_counts(
+                session, period=period, stored=stored))
+            rule_funnels = funnels(session, period=period, stored=stored)
             health = health_report(session, settings, now=now)
             policies = policy_summaries(session, settings, now=now, start=period.start,
                                         end=period.end) if settings.offers.enabled else []
