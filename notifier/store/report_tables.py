@@ -8,7 +8,7 @@
   each (rule, arm, customer) row on a day is stored with the day of that customer's
   *previous* row in the rule and arm (``prev_day``, NULL for the first ever): the customers
   of days ``[a, b]`` are the rows of those days whose ``prev_day`` is before ``a`` — exact.
-- ``report_changes``: written by database triggers (see the migration ``0012``) whenever a
+- ``report_changes``: written by database triggers (see the migration ``0013``) whenever a
   counted column of a notification changes, or a row is inserted or deleted, on a day the
   roll-up already covers (``detected_at < report_rollup_state.logged_until``); the
   refresh re-computes those days and empties the log, so a late conversion or click on a

@@ -1,7 +1,7 @@
 """reports: daily roll-up of customer messages, its change log and triggers (#14, #15)
 
 Revision ID: rollup01
-Revises: console1
+Revises: versions1
 Create Date: 2026-12-02
 
 The triggers log a notification whose counted columns change (or that is inserted or
@@ -18,7 +18,7 @@ from alembic import op
 import notifier.store.types
 
 revision: str = 'rollup01'
-down_revision: str | None = 'console1'
+down_revision: str | None = 'versions1'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
