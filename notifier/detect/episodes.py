@@ -29,7 +29,9 @@ def episode_token(episode: datetime) -> str:
     """The episode as it appears in keys: a compact UTC timestamp without ``:``."""
     at = episode.astimezone(UTC)
     micro = f".{at.microsecond:06d}" if at.microsecond else ""
-    return at.strftime("%Y%m%dT%H%M%S") + micro + "Z"
+    # Formatted by hand: strftime is several times slower, and a tick keys every claim.
+    return (f"{at.year:04d}{at.month:02d}{at.day:02d}T{at.hour:02d}{at.minute:02d}"
+            f"{at.second:02d}{micro}Z")
 
 
 def notification_key(rule: str, step: int, kind: str, entity_id: int,

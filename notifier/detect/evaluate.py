@@ -10,7 +10,7 @@ an earlier tick; claiming it again is a no-op.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -84,36 +84,46 @@ def evaluate(rule: Rule, facts: Facts, now: datetime) -> Evaluation:
     """
     check = rule.trigger.check(facts, rule.params, now)
     late = days_late(facts, now)
-    if check.anchor is None:
-        return Evaluation(rule.name, active=False, days_late=late, reason=check.reason)
     anchor = check.anchor
+    if anchor is None:
+        return Evaluation(rule.name, active=False, days_late=late, reason=check.reason)
+    # Built once at the end (no dataclasses.replace): a tick evaluates every rule of
+    # every due row, so this function's own cost counts.
     schedule = tuple(anchor + step.delay for step in rule.steps)
     next_at = next((t for t in schedule if t > now), None)
-    base = Evaluation(
-        rule.name, active=False, anchor=anchor, episode=check.occurrence, schedule=schedule,
-        next_at=next_at, days_late=late,
-    )
+    episode = check.occurrence
 
     if rule.condition is not None:
+        reason, error = "", None
         try:
-            holds = rule.condition.holds(condition_values(facts, now, late))
+            if not rule.condition.holds(condition_values(facts, now, late)):
+                reason = "condition false"
         except ConditionFailed as exc:
-            return replace(base, reason="condition failed", error=str(exc))
-        if not holds:
-            return replace(base, reason="condition false")
+            reason, error = "condition failed", str(exc)
+        if reason:
+            return Evaluation(rule.name, active=False, anchor=anchor, episode=episode,
+                              schedule=schedule, next_at=next_at, days_late=late,
+                              reason=reason, error=error)
 
     come = [i for i, t in enumerate(schedule) if t <= now]
     stale = tuple(i for i in come if _overdue(rule, now, schedule[i]))
     fresh = [i for i in come if i not in stale]
     if fresh and (old := outside_lookback(rule, facts, now)):
-        return replace(base, active=True, stale=stale, too_old=tuple(fresh), old_reason=old,
-                       reason=check.reason)
-    return replace(
-        base,
+        return Evaluation(rule.name, active=True, anchor=anchor, episode=episode,
+                          schedule=schedule, stale=stale, too_old=tuple(fresh),
+                          old_reason=old, next_at=next_at, days_late=late,
+                          reason=check.reason)
+    return Evaluation(
+        rule.name,
         active=True,
+        anchor=anchor,
+        episode=episode,
+        schedule=schedule,
         due=fresh[-1] if fresh else None,
         superseded=tuple(fresh[:-1]),
         stale=stale,
+        next_at=next_at,
+        days_late=late,
         reason=check.reason,
     )
 

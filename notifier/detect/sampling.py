@@ -31,9 +31,10 @@ def assign(rule: Rule, customer_key: str) -> Group:
     """The customer's group for ``rule``: ``excluded`` (outside the rollout), ``holdout``
     (the control group: recorded, not sent) or ``treated``.
     """
-    if bucket(rule.name, "rollout", customer_key) >= rule.rollout:
+    # A bucket lies in [0, 100): a full rollout or no holdout needs no hash.
+    if rule.rollout < 100 and bucket(rule.name, "rollout", customer_key) >= rule.rollout:
         return "excluded"
-    if bucket(rule.name, "holdout", customer_key) < rule.holdout:
+    if rule.holdout > 0 and bucket(rule.name, "holdout", customer_key) < rule.holdout:
         return "holdout"
     return "treated"
 

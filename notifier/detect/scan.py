@@ -18,22 +18,23 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import sessionmaker
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from notifier.detect.episodes import legacy_key, notification_key
+from notifier.detect.bulk import among, insert_new, set_by_id
+from notifier.detect.episodes import episode_token, legacy_key
 from notifier.detect.evaluate import Evaluation, evaluate
 from notifier.detect.facts import Facts
+from notifier.detect.load import due_rows, facts_of
 from notifier.detect.rules import Rule, RuleSet
 from notifier.detect.sampling import assign, customer_key
 from notifier.store.db import transaction
-from notifier.store.snapshots import ENTITY_TABLES, related
+from notifier.store.snapshots import ENTITY_TABLES
 from notifier.store.tables import Notification
 from notifier.transit.model import TransitModel
 
 log = logging.getLogger(__name__)
+_NOTIFICATIONS: sa.Table = Notification.__table__  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -75,82 +76,76 @@ def _scan_batch(
     result: ScanResult,
     transit: TransitModel | None = None,
 ) -> int:
-    table = ENTITY_TABLES[kind]
-    stmt = (
-        select(table)
-        .where(col(table.next_check_at) <= now)
-        .order_by(col(table.next_check_at))
-        .limit(batch_size)
-        .with_for_update(skip_locked=True)
-    )
-    rows = session.exec(stmt).all()
+    conn = session.connection()
+    rows = due_rows(conn, kind, now, batch_size)
+    if not rows:
+        return 0
     claims: list[dict[str, Any]] = []
-    next_checks: list[dict[str, Any]] = []
-    for row, snaps in zip(rows, related(session, kind, rows), strict=True):
-        facts = Facts(**snaps, transit=transit)
+    episodes: list[datetime] = []
+    next_checks: list[tuple[int, datetime | None]] = []
+    for row, facts in zip(rows, facts_of(conn, kind, rows, transit), strict=True):
         upcoming: list[datetime] = []
         for rule in rules:
             verdict = evaluate(rule, facts, now)
             if verdict.error:
                 log.warning("rule %s on %s %s: %s", rule.name, kind, row.id, verdict.error)
-            claims.extend(_claims(rule, verdict, facts, kind, row.id, now))
+            _claims(rule, verdict, facts, kind, row.id, now, claims, episodes)
             if verdict.next_at is not None:
                 upcoming.append(verdict.next_at)
-        next_checks.append({"rid": row.id, "nca": min(upcoming) if upcoming else None})
+        next_checks.append((row.id, min(upcoming) if upcoming else None))
     # One statement each for the whole batch: a round trip per row would dominate a tick.
-    _insert(session, claims, result)
-    if next_checks:
-        t = table.__table__  # type: ignore[attr-defined]
-        session.execute(
-            sa.update(t).where(t.c.id == sa.bindparam("rid"))
-            .values(next_check_at=sa.bindparam("nca")),
-            next_checks,
-        )
+    _insert(conn, claims, episodes, result)
+    set_by_id(conn, ENTITY_TABLES[kind].__table__, "next_check_at",  # type: ignore[attr-defined]
+              next_checks)
     result.rows += len(rows)
     return len(rows)
 
 
 def _claims(
-    rule: Rule, verdict: Evaluation, facts: Facts, kind: str, entity_id: int, now: datetime
-) -> list[dict[str, Any]]:
-    """The notification rows this verdict asks for (the database drops the known ones)."""
+    rule: Rule, verdict: Evaluation, facts: Facts, kind: str, entity_id: int, now: datetime,
+    out: list[dict[str, Any]], episodes: list[datetime],
+) -> None:
+    """Append to ``out`` the notification rows this verdict asks for (the database drops
+    the known ones), and to ``episodes`` each one's episode (see :func:`_without_legacy`)."""
     if not verdict.active or verdict.episode is None:
-        return []
+        return
     episode = verdict.episode
+    token = episode_token(episode)
+    customer = facts.customer
+    channels = (rule.channel_order(customer) if rule.prefer_customer_channel
+                else rule.channels)
     base = {
         "rule": rule.name,
         "entity_kind": kind,
         "entity_id": entity_id,
-        "customer_id": facts.customer.id if facts.customer else None,
+        "customer_id": customer.id if customer else None,
         "purpose": rule.purpose.value,
-        "channels": [c.value for c in rule.channel_order(facts.customer)],
+        "channels": [c.value for c in channels],
         "detected_at": now,
         "due_at": now,
         "days_late": verdict.days_late,
     }
 
-    def row(step: int, status: str, reason: str | None,
-            arm: str | None = None) -> dict[str, Any]:
-        return {
+    def row(step: int, status: str, reason: str | None, arm: str | None = None) -> None:
+        out.append({
             **base, "step": step, "template": rule.steps[step].template, "status": status,
-            "reason": reason, "key": notification_key(rule.name, step, kind, entity_id, episode),
-            # Not a column: lets _insert recognise a row written before keys had episodes.
-            "_legacy": (legacy_key(rule.name, step, kind, entity_id), episode),
+            "reason": reason, "key": f"{legacy_key(rule.name, step, kind, entity_id)}:{token}",
             "arm": arm,
-        }
+        })
+        episodes.append(episode)
 
-    out = [row(step, "skipped", f"superseded by step {verdict.due} "
-                                "(several steps came due at once)")
-           for step in verdict.superseded]
-    out += [row(step, "skipped", f"stale: due at {verdict.schedule[step].isoformat()}, "
-                                 "older than max_delay")
-            for step in verdict.stale]
-    out += [row(step, "skipped", verdict.old_reason) for step in verdict.too_old]
+    for step in verdict.superseded:
+        row(step, "skipped", f"superseded by step {verdict.due} "
+                             "(several steps came due at once)")
+    for step in verdict.stale:
+        row(step, "skipped", f"stale: due at {verdict.schedule[step].isoformat()}, "
+                             "older than max_delay")
+    for step in verdict.too_old:
+        row(step, "skipped", verdict.old_reason)
     if verdict.due is not None:
         key = customer_key(facts)
         group = assign(rule, key) if key else "treated"
-        out.append(row(verdict.due, *_initial_status(rule, group), arm=group))
-    return out
+        row(verdict.due, *_initial_status(rule, group), arm=group)
 
 
 def _initial_status(rule: Rule, group: str) -> tuple[str, str | None]:
@@ -165,40 +160,40 @@ def _initial_status(rule: Rule, group: str) -> tuple[str, str | None]:
     return "pending", None
 
 
-def _insert(session: Session, claims: list[dict[str, Any]], result: ScanResult) -> None:
+def _insert(conn: sa.Connection, claims: list[dict[str, Any]], episodes: list[datetime],
+            result: ScanResult) -> None:
     """Insert the claims; the unique key makes rows another tick or worker already
-    created a silent no-op, and RETURNING tells which ones were really new."""
-    claims = _without_legacy(session, claims)
-    if not claims:
-        return
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = (
-        insert(Notification)
-        .values(claims)
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(Notification.status, Notification.rule)  # type: ignore[arg-type]
-    )
-    for status, rule in session.execute(stmt).all():
-        result.created[status] += 1
-        result.created_by_rule[(rule, status)] += 1
+    created a silent no-op, and the database tells how many were really new, by status
+    and rule (what the tick reports and the metrics count). One statement per batch
+    (:func:`~.bulk.insert_new`).
+    """
+    claims = _without_legacy(conn, claims, episodes)
+    for (status, rule), n in insert_new(conn, _NOTIFICATIONS, claims, key="key",
+                                        count_by=("status", "rule")).items():
+        result.created[status] += n
+        result.created_by_rule[(rule, status)] += n
 
 
-def _without_legacy(session: Session, claims: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _without_legacy(conn: sa.Connection, claims: list[dict[str, Any]],
+                    episodes: list[datetime]) -> list[dict[str, Any]]:
     """Drop claims a row from before episodes already covers.
 
-    Such a row's key is (rule, step, entity) alone. It covers the occurrence it was
+    Such a row's key is (rule, step, entity) alone — the claim's key without its episode
+    token (see :func:`~.episodes.notification_key`). It covers the occurrence it was
     detected in: a claim whose episode began before that detection is the same occurrence
     (already notified); one that began after it is a new occurrence.
     """
-    legacy = {c["_legacy"][0]: c["_legacy"][1] for c in claims}
-    held = session.execute(
-        sa.select(Notification.key, Notification.detected_at)  # type: ignore[call-overload]
-        .where(col(Notification.key).in_(list(legacy)))
-    ).all() if claims else []
-    covered = {key for key, detected in held if legacy[key] <= _aware(detected)}
-    return [{k: v for k, v in c.items() if k != "_legacy"} for c in claims
-            if c["_legacy"][0] not in covered]
+    if not claims:
+        return []
+    legacy = [c["key"].rpartition(":")[0] for c in claims]
+    t = _NOTIFICATIONS
+    held = dict(conn.execute(
+        sa.select(t.c.key, t.c.detected_at).where(among(conn, t.c.key, legacy))
+    ).all())
+    if not held:
+        return claims
+    return [c for c, old, episode in zip(claims, legacy, episodes, strict=True)
+            if old not in held or episode > _aware(held[old])]
 
 
 def _aware(moment: datetime) -> datetime:

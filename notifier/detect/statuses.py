@@ -9,6 +9,7 @@ so a mapper can hand over what it has and get ``None`` back for what it cannot p
 from __future__ import annotations
 
 from enum import StrEnum
+from functools import lru_cache
 
 
 class ShipmentStatus(StrEnum):
@@ -89,6 +90,7 @@ def _key(raw: str) -> str:
     return raw.strip().lower().replace("-", "_").replace(" ", "_")
 
 
+@lru_cache(maxsize=512)  # a handful of spellings, read for every due row
 def shipment_status(raw: str | None) -> ShipmentStatus | None:
     """The normalised status for ``raw`` (``"Out-for-delivery"`` -> OUT_FOR_DELIVERY), or None."""
     if not raw:
@@ -100,6 +102,7 @@ def shipment_status(raw: str | None) -> ShipmentStatus | None:
         return _SHIPMENT_ALIASES.get(key)
 
 
+@lru_cache(maxsize=512)  # a handful of spellings, read for every due row
 def order_status(raw: str | None) -> OrderStatus | None:
     """The normalised order status for ``raw`` (``"canceled"`` -> CANCELLED), or None."""
     if not raw:
@@ -111,5 +114,6 @@ def order_status(raw: str | None) -> OrderStatus | None:
         return None
 
 
+@lru_cache(maxsize=512)  # a handful of spellings, read for every due row
 def is_cash_on_delivery(payment_method: str | None) -> bool:
     return bool(payment_method) and _key(payment_method or "") in CASH_ON_DELIVERY
