@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
+import http_load
 import httpx
 from bench_support import REPO, free_port, migrated_database
 
@@ -45,8 +46,6 @@ from notifier.store.db import create_db_engine, session_factory
 
 PAYLOAD = json.loads((REPO / "tests/ingest/payloads/shopify_order.json").read_text("utf-8"))
 SECRET = "bench-secret"
-
-
 
 
 def bodies(count: int, *, first: int = 10_000) -> list[bytes]:
@@ -89,33 +88,22 @@ def in_process(url: str, payloads: list[bytes], data_dir: str) -> tuple[float, f
     return wall * 1000 / len(payloads), cpu * 1000 / len(payloads)
 
 
-async def post_all(url: str, payloads: list[bytes], clients: int) -> tuple[float, list[float]]:
+def signed_requests(payloads: list[bytes], port: int, *, prefix: str) -> list[bytes]:
+    """Each payload as a signed Shopify ``orders/create`` delivery with its own event id."""
+    return [http_load.request_bytes("/webhooks/shopify", body, {
+        "X-Shopify-Topic": "orders/create", "X-Shopify-Hmac-Sha256": hmac_base64(body, SECRET),
+        "X-Shopify-Event-Id": f"{prefix}-{i}"}, port=port) for i, body in enumerate(payloads)]
+
+
+def post_all(port: int, payloads: list[bytes], clients: int, *,
+             prefix: str = "bench") -> tuple[float, list[float]]:
     """(requests per second, each answer's latency in ms)."""
-    latencies: list[float] = []
-    queue: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
-    for item in enumerate(payloads):
-        queue.put_nowait(item)
-    failures = 0
-
-    async def client() -> None:
-        nonlocal failures
-        async with httpx.AsyncClient(timeout=30) as http:
-            while not queue.empty():
-                i, body = queue.get_nowait()
-                sent = time.perf_counter()
-                response = await http.post(url, content=body, headers={
-                    "Content-Type": "application/json", "X-Shopify-Topic": "orders/create",
-                    "X-Shopify-Hmac-Sha256": hmac_base64(body, SECRET),
-                    "X-Shopify-Event-Id": f"bench-{i}"})
-                latencies.append((time.perf_counter() - sent) * 1000)
-                failures += response.status_code != 200
-
-    started = time.perf_counter()
-    await asyncio.gather(*(client() for _ in range(clients)))
-    took = time.perf_counter() - started
+    rate, answers = asyncio.run(http_load.post_all(
+        port, signed_requests(payloads, port, prefix=prefix), clients=clients))
+    failures = sum(a.status != 200 for a in answers)
     if failures:
         print(f"  {failures} requests failed!")
-    return len(payloads) / took, latencies
+    return rate, [a.ms for a in answers]
 
 
 def p99(values: list[float]) -> float:
@@ -156,15 +144,13 @@ def main() -> None:
         env = {**os.environ, "NOTIFIER_DATABASE__URL": url,
                "NOTIFIER_SHOPIFY__WEBHOOK_SECRET": SECRET, "NOTIFIER_PATHS__DATA_DIR": tmp}
         with served([sys.executable, "-m", "notifier.cli", "api"], env, tmp) as port:
-            rate, latencies = asyncio.run(post_all(f"http://127.0.0.1:{port}/webhooks/shopify",
-                                                   payloads, args.clients))
+            rate, latencies = post_all(port, payloads, args.clients)
         print(f"{args.database}: {args.requests:,} signed webhooks, {args.clients} clients, "
               f"one uvicorn process: {rate:8.0f} /s (answered after a durable commit), "
               f"p99 {p99(latencies):.0f} ms")
         bare_app = [sys.executable, str(REPO / "bench/bare_ingest.py"), "--secret", SECRET]
         with served(bare_app, env, tmp) as port:
-            bare, bare_latencies = asyncio.run(post_all(
-                f"http://127.0.0.1:{port}/webhooks/shopify", payloads, args.clients))
+            bare, bare_latencies = post_all(port, payloads, args.clients)
         print(f"bare FastAPI route (verify + parse, no storage), served the same way: "
               f"{bare:8.0f} /s, p99 {p99(bare_latencies):.0f} ms")
         wall, cpu = in_process(url, bodies(args.requests, first=10_000 + args.requests), tmp)

@@ -100,6 +100,16 @@ class ApiSettings(Section):
         default=timedelta(hours=24),
         description="how long an Idempotency-Key is remembered (per API key and endpoint)",
     )
+    batch_max_records: int = Field(
+        default=200, ge=1, le=10_000,
+        description="group commit: at most this many records of concurrent webhook and API "
+        "requests are applied in one transaction",
+    )
+    batch_window_ms: int = Field(
+        default=2, ge=0, le=1000,
+        description="group commit: how long the first request of a batch waits for others "
+        "(under load the batch is full before)",
+    )
 
 
 class ShopSettings(Section):

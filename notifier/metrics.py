@@ -13,6 +13,8 @@ Counted where it happens, in the process that does it:
 - ``notifier_send_duration_seconds{channel}``: each provider call;
 - ``notifier_provider_errors_total{channel,kind}``: failed provider calls, ``kind``
   ``permanent`` or ``transient``;
+- ``notifier_ingest_batch_requests``: requests per group-commit batch of ingest (one
+  transaction each, see ``ingest/group_commit.py``);
 - ``notifier_build_info{version,python}``: 1.
 
 Read from the database at scrape time (so every worker's work counts, whichever process
@@ -49,6 +51,7 @@ from notifier.store.tables import Notification
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Provider calls take from a millisecond (file, local relay) to tens of seconds (a slow API).
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 SEND_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
@@ -67,12 +70,18 @@ class Metrics:
                                        buckets=SEND_BUCKETS, registry=r)
         self.provider_errors = Counter("notifier_provider_errors", "Failed provider calls",
                                        ["channel", "kind"], registry=r)
+        self.ingest_batches = Histogram("notifier_ingest_batch_requests",
+                                        "Requests per group-commit batch of ingest",
+                                        buckets=BATCH_BUCKETS, registry=r)
         self.build_info = Gauge("notifier_build_info", "Version of this notifier",
                                 ["version", "python"], registry=r, multiprocess_mode="max")
         self.build_info.labels(__version__, platform.python_version()).set(1)
 
     def event(self, source: str, topic: str, outcome: str) -> None:
         self.events.labels(source, topic, outcome).inc()
+
+    def ingest_batch(self, requests: int) -> None:
+        self.ingest_batches.observe(requests)
 
     def notification(self, rule: str, channel: str | None, status: str, n: int = 1) -> None:
         self.notifications.labels(rule, channel or "", status).inc(n)

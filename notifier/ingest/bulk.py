@@ -1,7 +1,8 @@
 """Bulk backfill from JSON Lines: ``{"type": "order", ...record}`` per line.
 
-Lines are validated one by one and applied in batches (one transaction per batch: a
-commit per record would cap a backfill near 800 records/s). A bad line is reported with
+Lines are validated one by one and applied in batches (one transaction and a few
+statements per batch, see batch.py: a commit per record would cap a backfill near 800
+records/s). A bad line is reported with
 its number and reason and never stops the rest: one the database refuses at apply time
 rolls its batch back, and the batch is then applied line by line so only that line is lost.
 """
@@ -19,7 +20,7 @@ from sqlmodel import Session
 
 from notifier.config import Settings
 from notifier.errors import PayloadError
-from notifier.ingest.apply import Applier
+from notifier.ingest.batch import BatchApplier, Batched
 from notifier.ingest.payloads import decode_text, validate
 from notifier.ingest.records import CartIn, CustomerIn, OrderIn, ShipmentIn
 from notifier.store.db import transaction
@@ -66,9 +67,9 @@ def import_lines(
 
     def apply(lines: list[tuple[int, BaseModel]]) -> None:
         with transaction(factory) as session:
-            applier = Applier(session, settings, source=source, now=now)
-            outcomes = [applier.apply(record).outcome  # type: ignore[arg-type]
-                        for _number, record in lines]
+            results = BatchApplier(session, settings).apply(
+                [Batched(record, source, now) for _number, record in lines])  # type: ignore[arg-type]
+            outcomes = [result.outcome for result in results]
         summary.stale += outcomes.count("stale")
         summary.accepted += len(outcomes) - outcomes.count("stale")
 

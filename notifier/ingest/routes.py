@@ -1,5 +1,8 @@
 """HTTP endpoints of the ingest stage: verify -> parse -> idempotent apply -> 2xx.
 
+Requests are parsed on the event loop and applied in batches by one writer thread per
+process (group_commit.py); each is answered after the commit that holds it.
+
 Bad signature: 401 and nothing stored. Malformed body or a wrong field: 400/422 naming the
 field, only the raw event stored. Unknown topic: acknowledged (200) and logged, so the
 platform does not disable the webhook. Duplicate delivery: 200, nothing changes.
@@ -7,18 +10,19 @@ platform does not disable the webhook. Duplicate delivery: 200, nothing changes.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, Protocol
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from notifier.auth import api_key_dependency
 from notifier.errors import PayloadError, SignatureError
+from notifier.ingest.group_commit import GroupCommitter
 from notifier.ingest.payloads import decode_json, validate
 from notifier.ingest.records import AnyRecord, CartIn, CustomerIn, OrderIn, ShipmentIn
-from notifier.ingest.service import Idempotency, Ingestor, Receipt
+from notifier.ingest.service import Idempotency, Inbound, Ingestor, Receipt
 from notifier.ingest.shopify import ShopifyAdapter
 from notifier.ingest.woocommerce import WooCommerceAdapter
 from notifier.runtime import Runtime
@@ -49,7 +53,8 @@ def _answer(receipt: Receipt) -> JSONResponse:
     return JSONResponse(body, status_code=receipt.http_status, headers=headers)
 
 
-async def _receive_webhook(runtime: Runtime, adapter: Adapter, request: Request) -> JSONResponse:
+async def _receive_webhook(runtime: Runtime, committer: GroupCommitter, adapter: Adapter,
+                           request: Request) -> JSONResponse:
     body = await request.body()
     headers = {k.lower(): v for k, v in request.headers.items()}
     try:
@@ -64,12 +69,10 @@ async def _receive_webhook(runtime: Runtime, adapter: Adapter, request: Request)
     def parse() -> list[AnyRecord]:
         return adapter.parse(topic, decode_json(body), now=now)
 
-    ingestor = Ingestor(runtime.sessions, runtime.settings)
-    receipt = await run_in_threadpool(
-        lambda: ingestor.receive(source=adapter.source, topic=topic,
-                                 dedupe_key=adapter.dedupe_key(headers, topic), body=body,
-                                 parse=parse, now=now)
-    )
+    # Parsed here, on the event loop, as a bare route would: the writer thread only writes.
+    receipt = await committer.receive(Inbound.parsed(
+        source=adapter.source, topic=topic, dedupe_key=adapter.dedupe_key(headers, topic),
+        body=body, parse=parse, now=now))
     runtime.metrics.event(adapter.source, topic, receipt.outcome)
     return _answer(receipt)
 
@@ -77,6 +80,10 @@ async def _receive_webhook(runtime: Runtime, adapter: Adapter, request: Request)
 def build_router(runtime: Runtime) -> APIRouter:
     router = APIRouter()
     settings = runtime.settings
+    committer = GroupCommitter(Ingestor(runtime.sessions, settings),
+                               max_records=settings.api.batch_max_records,
+                               window=timedelta(milliseconds=settings.api.batch_window_ms),
+                               on_batch=runtime.metrics.ingest_batch)
     region = settings.shop.country
     require_key = api_key_dependency(settings)
 
@@ -85,7 +92,8 @@ def build_router(runtime: Runtime) -> APIRouter:
     async def shopify(request: Request) -> JSONResponse:
         secrets = [settings.shopify.webhook_secret.get_secret_value(),
                    settings.shopify.previous_webhook_secret.get_secret_value()]
-        return await _receive_webhook(runtime, ShopifyAdapter(secrets, region=region), request)
+        adapter = ShopifyAdapter(secrets, region=region)
+        return await _receive_webhook(runtime, committer, adapter, request)
 
     @router.post("/webhooks/woocommerce", tags=["webhooks"], openapi_extra=_webhook_body(
         "WooCommerce's REST resource of the X-WC-Webhook-Topic, signed in "
@@ -96,12 +104,12 @@ def build_router(runtime: Runtime) -> APIRouter:
         body = await request.body()
         if adapter.is_ping(body) and "x-wc-webhook-topic" not in request.headers:
             return JSONResponse({"outcome": "ping"})
-        return await _receive_webhook(runtime, adapter, request)
+        return await _receive_webhook(runtime, committer, adapter, request)
 
     for kind, model in API_RECORDS.items():
         router.add_api_route(
             f"/v1/{kind}",
-            _api_endpoint(runtime, kind, model),
+            _api_endpoint(runtime, committer, kind, model),
             methods=["POST"],
             tags=["api"],
             dependencies=[Depends(require_key)],
@@ -119,7 +127,8 @@ def _webhook_body(description: str) -> dict[str, Any]:
         "schema": {"type": "object", "description": description}}}}}
 
 
-def _api_endpoint(runtime: Runtime, kind: str, model: type[BaseModel]):  # type: ignore[no-untyped-def]
+def _api_endpoint(runtime: Runtime, committer: GroupCommitter, kind: str,
+                  model: type[BaseModel]):  # type: ignore[no-untyped-def]
     region = runtime.settings.shop.country
 
     async def endpoint(request: Request) -> JSONResponse:
@@ -138,12 +147,9 @@ def _api_endpoint(runtime: Runtime, kind: str, model: type[BaseModel]):  # type:
             bearer = request.headers.get("authorization", "").partition(" ")[2]
             scoped = Idempotency.of(api_key=bearer.strip(), endpoint=f"/v1/{kind}", key=key,
                                     ttl=runtime.settings.api.idempotency_key_ttl)
-        ingestor = Ingestor(runtime.sessions, runtime.settings)
-        receipt = await run_in_threadpool(
-            lambda: ingestor.receive(source=request.headers.get("x-notifier-source", "api"),
-                                     topic=kind, dedupe_key=None, body=body, parse=parse,
-                                     now=now, idempotency_key=scoped)
-        )
+        receipt = await committer.receive(Inbound.parsed(
+            source=request.headers.get("x-notifier-source", "api"), topic=kind,
+            dedupe_key=None, body=body, parse=parse, now=now, idempotency_key=scoped))
         runtime.metrics.event(request.headers.get("x-notifier-source", "api"), kind,
                               receipt.outcome)
         return _answer(receipt)

@@ -7,6 +7,10 @@ The raw event and every record it carries commit in one transaction; a payload t
 fails validation stores only the raw event with its error; a redelivery (same dedupe key)
 changes nothing and is answered as a success so the platform stops retrying.
 
+Concurrent requests are applied together by :meth:`Ingestor.receive_many` (see
+``group_commit.py``): one transaction and a few statements for a whole batch, each request
+answered as it would have been alone.
+
 The JSON API's ``Idempotency-Key`` (see :class:`Idempotency`) is scoped to the API key
 and endpoint and bound to the body: the same key with the same body is answered with the
 first answer again; with a different body it is refused (422 naming ``Idempotency-Key``),
@@ -17,10 +21,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
+import sqlalchemy as sa
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
@@ -28,11 +34,13 @@ from sqlmodel import Session, select
 from notifier.config import Settings
 from notifier.errors import PayloadError
 from notifier.ingest.apply import Applied, Applier
+from notifier.ingest.batch import BatchApplier, Batched
 from notifier.ingest.payloads import stored_text
 from notifier.ingest.records import AnyRecord
 from notifier.store import idempotency
 from notifier.store.db import transaction
 from notifier.store.tables import InboundEvent
+from notifier.store.types import UTCDateTime
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +71,36 @@ class Idempotency:
     def of(*, api_key: str, endpoint: str, key: str, ttl: timedelta) -> Idempotency:
         fingerprint = hashlib.sha256(api_key.encode()).hexdigest()[:16]
         return Idempotency(f"{fingerprint}:{endpoint}", key, ttl)
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One payload waiting for its batch: parsed already (``records``) or refused
+    (``error``); ``body_sha256`` binds an Idempotency-Key to the body."""
+
+    source: str
+    topic: str
+    dedupe_key: str | None
+    body: bytes
+    now: datetime
+    records: tuple[AnyRecord, ...] = ()
+    error: PayloadError | None = None
+    idempotency_key: Idempotency | None = None
+
+    @staticmethod
+    def parsed(*, source: str, topic: str, dedupe_key: str | None, body: bytes,
+               parse: Callable[[], list[AnyRecord]], now: datetime,
+               idempotency_key: Idempotency | None = None) -> Inbound:
+        """Run ``parse`` now; a :class:`PayloadError` is kept, to be stored and answered."""
+        try:
+            records, error = tuple(parse()), None
+        except PayloadError as exc:
+            records, error = (), exc
+        return Inbound(source, topic, dedupe_key, body, now, records, error, idempotency_key)
+
+    @property
+    def body_sha256(self) -> str:
+        return hashlib.sha256(self.body).hexdigest()
 
 
 class Ingestor:
@@ -118,6 +156,131 @@ class Ingestor:
                 # the second try finds the row and updates it.
         raise AssertionError("unreachable")
 
+    def receive_one(self, item: Inbound) -> Receipt:
+        """:meth:`receive` for an item that was parsed already (its batch failed)."""
+
+        def parse() -> list[AnyRecord]:
+            if item.error is not None:
+                raise item.error
+            return list(item.records)
+
+        return self.receive(source=item.source, topic=item.topic, dedupe_key=item.dedupe_key,
+                            body=item.body, parse=parse, now=item.now,
+                            idempotency_key=item.idempotency_key)
+
+    def receive_batch(self, items: Sequence[Inbound]) -> list[Receipt | None]:
+        """Store ``items`` in one transaction, each answered as :meth:`receive` would.
+
+        None: the item repeats the dedupe key or Idempotency-Key of an earlier item of the
+        batch; the earlier one's fate decides its answer, so it waits for the next batch.
+        Any error rolls the whole batch back and propagates: the caller then applies each
+        item alone (:meth:`receive_one`), so one bad record fails only itself.
+        """
+        answers: list[Receipt | None] = [None] * len(items)
+        refused: dict[int, PayloadError] = {}
+        with transaction(self.factory) as session:
+            conn = session.connection()
+            earlier = self._earlier_many(session, items)
+            todo = self._triage(items, earlier, answers, refused)
+            dedupe = [items[i].dedupe_key for i in todo if items[i].dedupe_key]
+            stored = set(conn.execute(_seen_many(), {"keys": dedupe}).scalars() if dedupe else ())
+            for i in todo:
+                if items[i].dedupe_key in stored:
+                    answers[i] = Receipt("duplicate", 200)
+            applying = [i for i in todo if answers[i] is None]
+            rows = [_event_row(items[i], "applied") for i in applying]
+            rows += [_event_row(items[i], "rejected", refused[i]) for i in refused]
+            ids = _insert_events(conn, rows)
+            event_of = dict(zip([*applying, *refused], ids, strict=True))
+            remembered = [i for i in applying if items[i].idempotency_key is not None]
+            if remembered:
+                self._remember_many(conn, [(items[i], event_of[i]) for i in remembered])
+            batched = [Batched(record, items[i].source, items[i].now, event_of[i])
+                       for i in applying for record in items[i].records]
+            results = iter(BatchApplier(session, self.settings).apply(batched))
+            outcomes: list[dict[str, object]] = []
+            for i in applying:
+                mine = tuple(next(results) for _ in items[i].records)
+                outcome = _summary(mine)
+                if outcome != "applied":
+                    outcomes.append({"row_id": event_of[i], "outcome": outcome})
+                answers[i] = Receipt(outcome, 200, event_of[i], results=mine)
+            if outcomes:
+                conn.execute(_event_outcome(), outcomes)
+        for i, exc in refused.items():
+            item = items[i]
+            log.warning("ingest %s %s rejected: %s", item.source, item.topic, exc)
+            answers[i] = Receipt("rejected", exc.status_code, event_of[i], error=str(exc),
+                                 field=exc.field)
+        for i in applying:
+            log.info("ingest %s %s -> %s", items[i].source, items[i].topic,
+                     answers[i].outcome)  # type: ignore[union-attr]
+        return answers
+
+    @staticmethod
+    def _triage(items: Sequence[Inbound], earlier: dict[int, idempotency.FirstAnswer],
+                answers: list[Receipt | None], refused: dict[int, PayloadError]) -> list[int]:
+        """The indexes to store; replays answered, refusals collected, repeats left None."""
+        keys: set[tuple[str, str]] = set()
+        dedupe: set[str] = set()
+        todo: list[int] = []
+        for i, item in enumerate(items):
+            idem = item.idempotency_key
+            if idem is not None:
+                if not 0 < len(idem.key) <= 255:
+                    refused[i] = PayloadError("Idempotency-Key must be 1 to 255 characters",
+                                              field="Idempotency-Key")
+                    continue
+                if (idem.scope, idem.key) in keys:
+                    continue
+                first = earlier.get(i)
+                if first is not None:
+                    if first.body_sha256 == item.body_sha256:
+                        answers[i] = Receipt(first.outcome, 200, first.event_id, replayed=True)
+                    else:
+                        refused[i] = _reused(first)
+                    continue
+                keys.add((idem.scope, idem.key))
+            if item.error is not None:
+                refused[i] = item.error
+                continue
+            if item.dedupe_key is not None:
+                if item.dedupe_key in dedupe:
+                    continue
+                dedupe.add(item.dedupe_key)
+            todo.append(i)
+        return todo
+
+    @staticmethod
+    def _earlier_many(session: Session,
+                      items: Sequence[Inbound]) -> dict[int, idempotency.FirstAnswer]:
+        """The live first answer under each item's Idempotency-Key, by item index."""
+        wanted = {i: item.idempotency_key for i, item in enumerate(items)
+                  if item.idempotency_key is not None
+                  and 0 < len(item.idempotency_key.key) <= 255}
+        if not wanted:
+            return {}
+        found = idempotency.first_answers(
+            session, keys=[(k.scope, k.key) for k in wanted.values()])  # type: ignore[union-attr]
+        out = {}
+        for i, key in wanted.items():
+            first = found.get((key.scope, key.key))  # type: ignore[union-attr]
+            if first is not None and first[1] > items[i].now - key.ttl:  # type: ignore[union-attr]
+                out[i] = first[0]
+        return out
+
+    @staticmethod
+    def _remember_many(conn: sa.Connection, items: list[tuple[Inbound, int]]) -> None:
+        """:func:`idempotency.remember` for a batch: expired keys of each scope first."""
+        conn.execute(_forget_expired(), [
+            {"key_scope": item.idempotency_key.scope,  # type: ignore[union-attr]
+             "cutoff": item.now - item.idempotency_key.ttl}  # type: ignore[union-attr]
+            for item, _ in items])
+        conn.execute(_insert_plain(KEYS), [{
+            "scope": item.idempotency_key.scope, "key": item.idempotency_key.key,  # type: ignore[union-attr]
+            "body_sha256": item.body_sha256, "event_id": event_id, "created_at": item.now,
+        } for item, event_id in items])
+
     def _apply(self, source: str, topic: str, dedupe_key: str | None, body: bytes,
                records: list[AnyRecord], now: datetime, idem: Idempotency | None,
                body_hash: str) -> Receipt:
@@ -152,10 +315,7 @@ class Ingestor:
         first, same_body = earlier
         if same_body:
             return Receipt(first.outcome, 200, first.event_id, replayed=True)
-        conflict = PayloadError(
-            "Idempotency-Key was already used with a different body; use a new key for a "
-            f"new request (first request: event {first.event_id})", field="Idempotency-Key")
-        return self._reject(source, topic, None, body, now, conflict)
+        return self._reject(source, topic, None, body, now, _reused(first))
 
     def _seen(self, dedupe_key: str) -> bool:
         with self.factory() as session:
@@ -182,3 +342,69 @@ def _summary(results: tuple[Applied, ...]) -> str:
     if all(r.outcome == "stale" for r in results):
         return "stale"
     return "applied"
+
+
+def _reused(first: idempotency.FirstAnswer) -> PayloadError:
+    return PayloadError(
+        "Idempotency-Key was already used with a different body; use a new key for a "
+        f"new request (first request: event {first.event_id})", field="Idempotency-Key")
+
+
+def _event_row(item: Inbound, outcome: str, error: PayloadError | None = None) -> dict[str, object]:
+    # A rejected payload keeps no dedupe key: a corrected redelivery must get through.
+    return {"source": item.source, "topic": item.topic,
+            "dedupe_key": item.dedupe_key if error is None else None,
+            "payload": stored_text(item.body), "received_at": item.now, "outcome": outcome,
+            "error": str(error) if error is not None else None}
+
+
+# -- statements, built once (see apply.py) ----------------------------------------------
+
+EVENTS: sa.Table = InboundEvent.__table__  # type: ignore[attr-defined]
+KEYS: sa.Table = idempotency.IdempotencyKey.__table__  # type: ignore[attr-defined]
+
+
+@cache
+def _seen_many() -> sa.Select[tuple[str]]:
+    return sa.select(EVENTS.c.dedupe_key).where(
+        EVENTS.c.dedupe_key.in_(sa.bindparam("keys", expanding=True)))
+
+
+def _insert_events(conn: sa.Connection, rows: list[dict[str, object]]) -> list[int]:
+    """Insert the batch's events in one statement; their ids in the order of ``rows``.
+
+    PostgreSQL: SQLAlchemy orders the RETURNING rows (``sort_by_parameter_order``). SQLite
+    would insert row by row for that; but under its write lock (BEGIN IMMEDIATE) the rows
+    of one INSERT take ascending rowids in VALUES order, so the sorted ids are the order.
+    """
+    if not rows:
+        return []
+    if conn.dialect.name == "postgresql":
+        return [row.id for row in conn.execute(_insert_events_sorted(), rows)]
+    return sorted(row.id for row in conn.execute(_insert_events_any(), rows))
+
+
+@cache
+def _insert_events_sorted() -> sa.Insert:
+    return sa.insert(EVENTS).returning(EVENTS.c.id, sort_by_parameter_order=True)
+
+
+@cache
+def _insert_events_any() -> sa.Insert:
+    return sa.insert(EVENTS).returning(EVENTS.c.id)
+
+
+@cache
+def _event_outcome() -> sa.Update:
+    return sa.update(EVENTS).where(EVENTS.c.id == sa.bindparam("row_id"))
+
+
+@cache
+def _forget_expired() -> sa.Delete:
+    return sa.delete(KEYS).where(KEYS.c.scope == sa.bindparam("key_scope"),
+                                 KEYS.c.created_at <= sa.bindparam("cutoff", type_=UTCDateTime))
+
+
+@cache
+def _insert_plain(table: sa.Table) -> sa.Insert:
+    return sa.insert(table)

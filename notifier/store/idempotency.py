@@ -67,3 +67,16 @@ def remember(session: Session, *, scope: str, key: str, body_sha256: str, event_
     session.add(IdempotencyKey(scope=scope, key=key, body_sha256=body_sha256,
                                event_id=event_id, created_at=now))
     session.flush()
+
+
+def first_answers(session: Session, *, keys: list[tuple[str, str]]
+                  ) -> dict[tuple[str, str], tuple[FirstAnswer, datetime]]:
+    """:func:`first_answer` for many (scope, key) pairs in one query, each with the time it
+    was created (live when later than the caller's ``now - ttl``)."""
+    k, e = IdempotencyKey.__table__.c, InboundEvent.__table__.c  # type: ignore[attr-defined]
+    stmt = (sa.select(k.scope, k.key, k.body_sha256, k.event_id, k.created_at, e.outcome)
+            .outerjoin(InboundEvent.__table__, e.id == k.event_id)  # type: ignore[attr-defined]
+            .where(sa.tuple_(k.scope, k.key).in_(sorted(set(keys)))))
+    return {(row.scope, row.key): (FirstAnswer(row.body_sha256, row.outcome or "applied",
+                                               row.event_id), row.created_at)
+            for row in session.connection().execute(stmt)}
