@@ -60,6 +60,7 @@ class GroupCommitter:
         self._queue: deque[_Waiting] = deque()
         self._ready = threading.Condition()
         self._writer: threading.Thread | None = None
+        self._last_commit = 0.0  # time.monotonic() when the last batch was answered
 
     async def receive(self, item: Inbound) -> Receipt:
         """The item's receipt, once the batch holding it has committed."""
@@ -95,7 +96,8 @@ class GroupCommitter:
                     return None
             while True:
                 count = sum(max(1, len(w.item.records)) for w in self._queue)
-                left = self._queue[0].since + self.window - time.monotonic()
+                start = max(self._queue[0].since, self._last_commit)
+                left = start + self.window - time.monotonic()
                 if count >= self.max_records or left <= 0:
                     break
                 self._ready.wait(left)
@@ -114,6 +116,7 @@ class GroupCommitter:
             log.warning("ingest batch of %d failed (%s: %s); applying each alone",
                         len(batch), type(exc).__name__, exc)
             answers = [self._alone(w.item) for w in batch]
+        self._last_commit = time.monotonic()
         self.on_batch(len(batch))
         deferred = []
         for waiting, answer in zip(batch, answers, strict=True):

@@ -41,8 +41,28 @@ def decode_text(text: str) -> Any:
     except RecursionError as exc:
         raise PayloadError(f"JSON nested deeper than {MAX_DEPTH} levels", field="body",
                            status_code=400) from exc
-    check_tree(value)
+    # The full walk names the path at fault; most bodies need neither check. A NUL can only
+    # arrive escaped (json.loads refuses raw control characters), and the depth is checked
+    # over containers alone.
+    if "\\u0000" in text or not _shallow(value, 0):
+        check_tree(value)
     return value
+
+
+def _shallow(node: Any, depth: int) -> bool:
+    """No value under ``node`` (at ``depth``) is deeper than :data:`MAX_DEPTH`."""
+    if isinstance(node, dict):
+        children: Any = node.values()
+    elif isinstance(node, list):
+        children = node
+    else:
+        return True
+    if not children:
+        return True
+    if depth >= MAX_DEPTH:
+        return False
+    return all(_shallow(child, depth + 1) for child in children
+               if isinstance(child, (dict, list)))
 
 
 def check_tree(value: Any) -> None:
