@@ -98,12 +98,12 @@ def create_app(runtime: Runtime, *, engine: Engine | None = None) -> FastAPI:
 
 
 def _rules_of(runtime: Runtime, engine: Engine | None) -> Callable[[], RuleSet]:
-    """The engine's live rules; an API-only process reads the files per report."""
+    """The engine's live rules; an API-only process reads the published set per report."""
     if engine is not None:
         return engine.rules
     from notifier.reports.rules import current_rules
 
-    return lambda: current_rules(runtime.settings)[0]
+    return lambda: current_rules(runtime.settings, runtime.sessions)[0]
 
 
 def _baselinker(runtime: Runtime) -> dict[str, Any]:

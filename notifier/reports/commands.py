@@ -55,11 +55,11 @@ def add_report_command(app: typer.Typer, get_settings: Callable[[], Settings]) -
             lower, upper = parse_period(start, end, now=moment, timezone=settings.shop.timezone)
         except PeriodError as exc:
             raise typer.BadParameter(str(exc), param_hint=f"--{exc.field}") from exc
-        rules, problem = current_rules(settings)
+        runtime = create_runtime(settings)
+        rules, problem = current_rules(settings, runtime.sessions)
         if problem:
             typer.secho(f"rules not loaded ({problem}); reporting history only", fg="yellow",
                         err=True)
-        runtime = create_runtime(settings)
         try:
             with runtime.sessions() as session:
                 result = build_report(session, settings=settings, rules=rules, start=lower,
