@@ -44,7 +44,8 @@ bench: $(VENV)/.installed-dev
 	for db in $(BENCH_DATABASES); do \
 	  $(BIN)/python bench/ingest.py --database $$db $(BENCH_ARGS_ingest) && \
 	  $(BIN)/python bench/detect.py --database $$db $(BENCH_ARGS_detect) && \
-	  $(BIN)/python bench/dispatch.py --database $$db $(BENCH_ARGS_dispatch) || exit 1; \
+	  $(BIN)/python bench/dispatch.py --database $$db $(BENCH_ARGS_dispatch) && \
+	  $(BIN)/python bench/memory.py --database $$db $(BENCH_ARGS_memory) || exit 1; \
 	done
 
 clean:

@@ -1,15 +1,18 @@
 """Group commit: concurrent requests share one transaction, each answered after it commits.
 
-    committer = GroupCommitter(ingestor, max_records=200, window=timedelta(milliseconds=2))
+    committer = GroupCommitter(ingestor, max_records=200, window=timedelta(milliseconds=5))
     receipt = await committer.receive(inbound)      # in a request handler
 
 A commit costs an fsync (SQLite ``synchronous=FULL``, PostgreSQL ``synchronous_commit``)
 and a transaction's own statements; one per request capped ingest near 800 requests/s
-whatever the hardware. Here one writer thread takes every waiting request, up to
-``max_records`` records, or waits up to ``window`` after the first one for more, applies
-them with :meth:`Ingestor.receive_batch` and only then answers them: a request is never
-told 200 before its records are durable. Under load the requests that arrived during one
-commit form the next batch, so batches grow with the load and the window is not waited.
+whatever the hardware. Here one writer thread takes the waiting requests, up to
+``max_records`` records, applies them with :meth:`Ingestor.receive_batch` and only then
+answers them: a request is never told 200 before its records are durable. Before a batch
+it waits, at most ``window`` after the last commit, until as many requests wait as the
+last batch held: the clients just answered are sending their next ones, and taking only
+the first of them would run many small batches (each with its own statements and
+fsync) while the event loop parses the rest. So batches follow the load: one request
+alone is applied at once, 32 busy clients share one transaction.
 
 A batch that fails (a value the database refuses, two writers creating the same row, a
 deadlock) is rolled back and each of its requests is applied alone, so one bad record
@@ -50,7 +53,7 @@ class GroupCommitter:
     """Batches :class:`Inbound` payloads of any number of event loops onto one writer."""
 
     def __init__(self, ingestor: Ingestor, *, max_records: int = 200,
-                 window: timedelta = timedelta(milliseconds=2), idle_s: float = 2.0,
+                 window: timedelta = timedelta(milliseconds=5), idle_s: float = 2.0,
                  on_batch: Callable[[int], None] = lambda _requests: None) -> None:
         self.ingestor = ingestor
         self.on_batch = on_batch  # told each batch's number of requests (a metric)
@@ -61,6 +64,7 @@ class GroupCommitter:
         self._ready = threading.Condition()
         self._writer: threading.Thread | None = None
         self._last_commit = 0.0  # time.monotonic() when the last batch was answered
+        self._last_size = 1  # requests in the last batch
 
     async def receive(self, item: Inbound) -> Receipt:
         """The item's receipt, once the batch holding it has committed."""
@@ -86,8 +90,10 @@ class GroupCommitter:
                         waiting.loop.call_soon_threadsafe(_settle, waiting.future, exc)
 
     def _next_batch(self) -> list[_Waiting] | None:
-        """The next batch: whatever waits, once ``max_records`` records wait or the first
-        has waited ``window``; None (and the thread ends) after ``idle_s`` of nothing."""
+        """The next batch: whatever waits, once ``max_records`` records wait, or as many
+        requests as the last batch held (its clients are sending their next ones), or
+        ``window`` has passed since the first arrived and the last batch committed; None
+        (and the thread ends) after ``idle_s`` of nothing."""
         with self._ready:
             if not self._queue:
                 self._ready.wait(self.idle_s)
@@ -98,7 +104,8 @@ class GroupCommitter:
                 count = sum(max(1, len(w.item.records)) for w in self._queue)
                 start = max(self._queue[0].since, self._last_commit)
                 left = start + self.window - time.monotonic()
-                if count >= self.max_records or left <= 0:
+                if count >= self.max_records or len(self._queue) >= self._last_size \
+                        or left <= 0:
                     break
                 self._ready.wait(left)
             batch, records = [], 0
@@ -116,7 +123,7 @@ class GroupCommitter:
             log.warning("ingest batch of %d failed (%s: %s); applying each alone",
                         len(batch), type(exc).__name__, exc)
             answers = [self._alone(w.item) for w in batch]
-        self._last_commit = time.monotonic()
+        self._last_commit, self._last_size = time.monotonic(), len(batch)
         self.on_batch(len(batch))
         deferred = []
         for waiting, answer in zip(batch, answers, strict=True):

@@ -11,6 +11,7 @@ do not count. A deadline is the end of its business day in the shop's timezone.
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from notifier.config import ServiceLevel
@@ -26,7 +27,14 @@ def promise(
 ) -> tuple[datetime, datetime]:
     """(ship_by, deliver_by) for an order placed at ``placed_at``."""
     tz = ZoneInfo(timezone)
-    placed_day = placed_at.astimezone(tz).date()
-    ship_day = add_business_days(placed_day, level.ship_within_days, country)
-    deliver_day = add_business_days(ship_day, level.deliver_within_days, country)
+    ship_day, deliver_day = _days(placed_at.astimezone(tz).date(), level.ship_within_days,
+                                  level.deliver_within_days, country)
     return _end_of(ship_day, tz), _end_of(deliver_day, tz)
+
+
+@lru_cache(maxsize=4096)
+def _days(placed_day: date, ship_within: int, deliver_within: int,
+          country: str) -> tuple[date, date]:
+    # A sale's orders share a handful of days: the calendar walk is done once per day.
+    ship_day = add_business_days(placed_day, ship_within, country)
+    return ship_day, add_business_days(ship_day, deliver_within, country)
