@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -199,25 +199,28 @@ def customers(session: Session, *, rule: str, start: datetime, end: datetime, ti
             stmt = (sa.select(RF.c.arm, sa.func.sum(RF.c.subjects))
                     .where(*in_days, RF.c.prev_day == before).group_by(RF.c.arm))
             add(session.execute(stmt))
-            following = _neighbour(earlier=False)
             lo, hi = day_start(first, zone), day_start(end_day, zone)
-            stmt = (sa.select(N.c.arm, sa.func.count())
-                    .where(*_assigned(rule, start, lo), following >= lo, following < hi)
-                    .group_by(N.c.arm))
-            add(session.execute(stmt), -1)
+            stmt = sa.select(N.c.arm, _neighbour(earlier=False)).where(
+                *_assigned(rule, start, lo))  # each row's next row, looked up once
+            add(((arm, 1) for arm, later in session.execute(stmt)
+                 if later is not None and lo <= _utc(later) < hi), -1)
     previous = _neighbour(earlier=True)
     subject = sa.case((N.c.customer_id.is_not(None), N.c.customer_id), else_=-N.c.entity_id)
     for lo, hi in parts.live:
         if lo == start:  # the piece the period starts with: its new rows are its customers
             stmt = (sa.select(N.c.arm, sa.func.count(sa.distinct(subject)))
                     .where(*_assigned(rule, lo, hi)).group_by(N.c.arm))
+            add(session.execute(stmt))
         else:
-            stmt = (sa.select(N.c.arm, sa.func.count())
-                    .where(*_assigned(rule, lo, hi),
-                           sa.or_(previous.is_(None), previous < start))
-                    .group_by(N.c.arm))
-        add(session.execute(stmt))
+            stmt = sa.select(N.c.arm, previous).where(*_assigned(rule, lo, hi))
+            add((arm, 1) for arm, before in session.execute(stmt)
+                if before is None or _utc(before) < start)
     return {arm: n for arm, n in out.items() if n}
+
+
+def _utc(moment: datetime) -> datetime:
+    """A correlated max/min may come back naive (SQLite) or aware: compare in UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)

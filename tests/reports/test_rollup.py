@@ -247,3 +247,17 @@ def test_another_zone_starts_the_roll_up_over(runtime: Runtime, settings: Settin
         assert sum(g.rows for g in groups) == session.execute(
             sa.select(sa.func.count()).select_from(Notification).where(
                 Notification.detected_at >= start, Notification.detected_at < end)).scalar()
+
+
+def test_a_remembered_bootstrap_is_the_computed_one_and_new_inputs_compute_again() -> None:
+    from notifier.reports.build import _remembered_bootstrap
+    from notifier.track.stats import bootstrap_sparse_difference
+
+    treated, holdout = [120.0, 80.0, 80.0, 310.5], [99.0, 42.0]
+    first = _remembered_bootstrap(treated, 50, holdout, 40, 500)
+    assert first == bootstrap_sparse_difference(treated, 50, holdout, 40, resamples=500)
+    assert _remembered_bootstrap(treated, 50, holdout, 40, 500) is first
+    changed = _remembered_bootstrap([*treated, 55.0], 50, holdout, 40, 500)
+    assert changed == bootstrap_sparse_difference([*treated, 55.0], 50, holdout, 40,
+                                                  resamples=500) != first
+    assert _remembered_bootstrap(treated, 51, holdout, 40, 500) != first
