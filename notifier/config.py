@@ -313,6 +313,11 @@ class DeliverySettings(Section):
                     "(at least once)")
     batch_size: int = Field(default=100, ge=1)
     concurrency: int = Field(default=8, ge=1, description="messages in flight per worker")
+    commit_window_ms: float = Field(
+        default=5.0, ge=0, le=1000,
+        description="the attempts and provider answers of concurrent sends are committed "
+                    "together at most this often; a crash loses at most this window's "
+                    "answers (judged by on_unknown)")
     sms_max_segments: int = Field(default=3, ge=1)
     holidays_quiet_for_marketing: bool = True
     quiet_hours: dict[str, Window] = Field(

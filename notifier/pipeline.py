@@ -145,7 +145,7 @@ class Engine:
         for _ in range(max_batches):
             done = await self.dispatcher.run(now)
             total.update(done)
-            if not done:
+            if not done or self.dispatcher.stopping.is_set():
                 break
         return total
 
@@ -193,6 +193,9 @@ class Engine:
         return []
 
     async def aclose(self) -> None:
+        """Stop dispatching (a batch in progress hands back what it has not begun), then
+        close the channels' connections."""
+        self.dispatcher.stop()
         await close_channels(self.channels)
         if self.baselinker is not None:
             await self.baselinker.aclose()

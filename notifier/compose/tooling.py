@@ -32,7 +32,7 @@ from notifier.compose.samples import scenarios
 from notifier.config import ShopSettings
 from notifier.domain import Channel, EmailMessage, Message, PushMessage, SmsMessage
 from notifier.errors import TemplateError
-from notifier.mime import build_mime, to_bytes
+from notifier.mime import mime_bytes
 
 PREVIEW_FROM = "Sklep <sklep@example.com>"
 # Files `check` compiles; anything else under templates/ (images, notes) is left alone.
@@ -199,7 +199,7 @@ def preview(
         stem = f"{message_name}.{used}"
         if isinstance(message, EmailMessage):
             eml, html = out_dir / f"{stem}.eml", out_dir / f"{stem}.html"
-            eml.write_bytes(to_bytes(build_mime(message)))
+            eml.write_bytes(mime_bytes(message))
             html.write_text(message.html, encoding="utf-8")
             files += [eml, html]
         else:

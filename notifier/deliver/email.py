@@ -14,9 +14,9 @@ We wait for it as long as RFC 5321 (4.5.3.2.6) asks, ten minutes by default
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl
 from dataclasses import replace
-from email.message import Message as MimeMessage
 from email.utils import parseaddr
 
 from aiosmtplib import (
@@ -36,14 +36,26 @@ from notifier.config import SmtpSettings
 from notifier.deliver.base import ChannelBase, key_digest, permanent, transient, unknown
 from notifier.domain import Channel, EmailMessage, Outgoing, SendResult
 from notifier.errors import DeliveryError
-from notifier.mime import build_mime, to_bytes
+from notifier.mime import mime_bytes
 
 
 def message_id(idempotency_key: str, from_addr: str) -> str:
     """The Message-ID for a notification: the same key always yields the same id,
     so a resend after an unclear failure is recognisable (and deduplicated by many MUAs)."""
-    domain = parseaddr(from_addr)[1].rpartition("@")[2] or "notifier.local"
+    domain = _mailbox(from_addr).rpartition("@")[2] or "notifier.local"
     return f"<{key_digest(idempotency_key)}.notifier@{domain}>"
+
+
+def _mailbox(value: str) -> str:
+    """The bare address of ``Name <address>``; a bare address is taken as it is."""
+    if value.count("@") == 1 and not any(c in value for c in ' <>"(),;:\t\r\n'):
+        return value
+    return _parsed_mailbox(value)
+
+
+@functools.lru_cache(maxsize=256)  # the sender is the same for every message
+def _parsed_mailbox(value: str) -> str:
+    return parseaddr(value)[1]
 
 
 class SmtpEmailChannel(ChannelBase):
@@ -74,12 +86,12 @@ class SmtpEmailChannel(ChannelBase):
         if not message.from_addr:
             message = replace(message, from_addr=self._default_from)
         msgid = message_id(outgoing.idempotency_key, message.from_addr)
-        mime = build_mime(message, message_id=msgid)
-        sender = message.return_path or parseaddr(message.from_addr)[1]
-        recipient = parseaddr(message.to)[1]
+        data = mime_bytes(message, message_id=msgid)
+        sender = message.return_path or _mailbox(message.from_addr)
+        recipient = _mailbox(message.to)
         async with self._slots:
             try:
-                response = await self._send_pooled(mime, sender, recipient)
+                response = await self._send_pooled(data, sender, recipient)
             except ValueError as exc:  # aiosmtplib refuses an unparseable address
                 raise permanent(f"smtp: {exc}", "invalid-address") from exc
             except DeliveryError:
@@ -96,21 +108,20 @@ class SmtpEmailChannel(ChannelBase):
             except (SMTPException, OSError):
                 smtp.close()
 
-    async def _send_pooled(self, mime: MimeMessage, sender: str, recipient: str) -> str:
+    async def _send_pooled(self, data: bytes, sender: str, recipient: str) -> str:
         if self._idle:
             try:
-                return await self._send_on(self._idle.pop(), mime, sender, recipient)
+                return await self._send_on(self._idle.pop(), data, sender, recipient)
             except SMTPServerDisconnected:
                 pass  # the server closed the idle session; one fresh attempt follows
             except SMTPResponseException as exc:
                 if exc.code != 421:  # 421: "closing connection", typical for idle timeouts
                     raise
-        return await self._send_on(await self._connect(), mime, sender, recipient)
+        return await self._send_on(await self._connect(), data, sender, recipient)
 
-    async def _send_on(self, smtp: SMTP, mime: MimeMessage, sender: str, recipient: str) -> str:
-        # Flattened here, not by send_message: its SMTP policy refolds long headers
-        # (List-Unsubscribe) into encoded words.
-        data = to_bytes(mime)
+    async def _send_on(self, smtp: SMTP, data: bytes, sender: str, recipient: str) -> str:
+        # Flattened by mime_bytes, not by send_message: its SMTP policy refolds long
+        # headers (List-Unsubscribe) into encoded words.
         utf8 = not (sender + recipient).isascii() and smtp.supports_extension("smtputf8")
         try:
             await smtp.mail(sender, options=["SMTPUTF8"] if utf8 else None)

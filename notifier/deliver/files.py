@@ -20,7 +20,7 @@ from typing import Any
 from notifier.deliver.base import ChannelBase, safe_filename
 from notifier.deliver.email import message_id
 from notifier.domain import Channel, EmailMessage, Outgoing, PushMessage, SendResult, SmsMessage
-from notifier.mime import build_mime, to_bytes
+from notifier.mime import mime_bytes
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -71,7 +71,7 @@ class FileEmailChannel(_FileChannel):
         if not message.from_addr:
             message = replace(message, from_addr=self._default_from)
         msgid = message_id(outgoing.idempotency_key, message.from_addr)
-        return to_bytes(build_mime(message, message_id=msgid))
+        return mime_bytes(message, message_id=msgid)
 
 
 class FileSmsChannel(_FileChannel):

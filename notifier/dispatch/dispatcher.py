@@ -28,21 +28,19 @@ import json
 import logging
 import os
 import socket
+import threading
 import time as time_
 from collections import Counter
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from sqlmodel import Session
 
 from notifier.compose import Composer, Links, RecipientError, RenderContext, ShopView
 from notifier.compose.samples import sample_context
 from notifier.deliver.base import ChannelBase
 from notifier.deliver.policies import (
-    Fail,
-    FallBack,
     Hold,
     Retry,
     RetryPolicy,
@@ -56,6 +54,8 @@ from notifier.detect.facts import Facts
 from notifier.detect.rules import Rule, RuleSet
 from notifier.dispatch.batch import Batch, Finish, Render, Send, address_of
 from notifier.dispatch.gestures import Gestures
+from notifier.dispatch.group import GroupCommit
+from notifier.dispatch.record import Answer, Begin, End, Job, Lost, Recorder
 from notifier.domain import (
     Channel,
     EmailMessage,
@@ -69,12 +69,12 @@ from notifier.domain import (
 from notifier.errors import DeliveryError, TemplateError
 from notifier.escalation.handover import email_from_payload
 from notifier.offers import OfferService
+from notifier.offers.service import Reservation
 from notifier.pacing import RateLimiter
 from notifier.runtime import Runtime
 from notifier.store import outbox
 from notifier.store.db import transaction
 from notifier.store.tables import Notification
-from notifier.track.clicks import store_links
 from notifier.track.links import Tracked, link_token, open_token, rewrite
 from notifier.track.surveys import survey_links
 from notifier.track.tokens import sign
@@ -89,15 +89,15 @@ def worker_id() -> str:
 
 
 class _NotSent(Exception):
-    """Leaves the send's transaction (undoing its reservation) with the outcome instead."""
+    """A message that cannot be made: its row ends with ``finish`` instead (offer voided)."""
 
     def __init__(self, finish: Finish) -> None:
         super().__init__(finish.reason)
         self.finish = finish
 
 
-class _Lost(Exception):
-    """The row's lease ran out and another worker holds it now: leave it alone."""
+#: A claimed row this worker will not see through because it is stopping: handed back.
+HANDED_BACK = Finish("pending", "handed back by a stopping worker")
 
 
 class Dispatcher:
@@ -125,6 +125,14 @@ class Dispatcher:
         self.gestures = Gestures(runtime, rules=rules, offers=offers)
         self.caps = {purpose: (cap.count, cap.window)
                      for purpose, cap in self.delivery.frequency_caps.items() if cap is not None}
+        self.stopping = threading.Event()  # set from the event loop, read in render threads
+        # Renders are CPU work under the GIL: one thread for them loses nothing, and a
+        # stopping worker then waits for at most one render (up to its sandbox budget),
+        # not one per slot.
+        self.renderer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="render")
+        self.recorder = Recorder(runtime, owner=self.owner, gestures=self.gestures,
+                                 policy=self.policy, channels=channels,
+                                 lease=timedelta(seconds=self.delivery.lease_s))
 
     def _rate_limits(self) -> dict[str, RateLimiter]:
         """Each channel's declared budget, unless ``delivery.rate_limits`` names its own."""
@@ -141,14 +149,23 @@ class Dispatcher:
                 out[str(kind)] = limiter
         return out
 
+    def stop(self) -> None:
+        """Finish what is in flight, hand back the rest: checked between messages, so a
+        batch of slow renders (each up to its sandbox budget) does not delay SIGTERM."""
+        self.stopping.set()
+
     async def run(self, now: datetime) -> Counter[str]:
         """Claim up to ``batch_size`` due rows and see each to its next state.
 
         Deciding is done for the whole batch at once (a handful of queries, not a handful
-        per row), and the outcomes that need no provider commit together; then the sends
-        run concurrently, each written as a "sending" attempt just before its call and
-        completed as soon as the provider answers.
+        per row), and the outcomes that need no provider commit together; the offers of
+        the sends are reserved in one transaction and their messages rendered; then the
+        sends run concurrently, each attempt begun just before its call and completed as
+        soon as the provider answers, the writes of concurrent sends grouped into one
+        commit every ``delivery.commit_window_ms``.
         """
+        if self.stopping.is_set():
+            return Counter()
         lease = timedelta(seconds=self.delivery.lease_s)
         ids = await asyncio.to_thread(self._claim, now, lease)
         if not ids:
@@ -156,16 +173,26 @@ class Dispatcher:
         batch, plans = await asyncio.to_thread(self._decide, ids, now)
         finishes = {i: p for i, p in plans.items() if isinstance(p, Finish)}
         outcome: Counter[str] = Counter(await asyncio.to_thread(self._commit, finishes, now))
-        gate = asyncio.Semaphore(self.delivery.concurrency)
         sends = {i: p for i, p in plans.items() if isinstance(p, Send)}
+        offered = {i: p for i, p in sends.items() if p.render is not None}
+        reserved = await asyncio.to_thread(self._reserve, batch, offered, now) if offered else {}
+        for i in offered.keys() - reserved.keys():
+            # A failed reservation: no attempt begun, the row is retaken when its lease ends.
+            del sends[i]
+            outcome["error"] += 1
+        group: GroupCommit[Job] = GroupCommit(self.recorder.write,
+                                              window_s=self.delivery.commit_window_ms / 1000)
+        gate = asyncio.Semaphore(self.delivery.concurrency)
 
         async def one(notification_id: int, plan: Send) -> None:
-            async with gate:
-                try:
-                    outcome[await self._send(batch, notification_id, plan, now)] += 1
-                except Exception:  # one bad row must not stop the batch
-                    log.exception("dispatch of notification %s failed", notification_id)
-                    outcome["error"] += 1
+            try:
+                async with gate:
+                    answered = await self._send(group, batch, notification_id, plan,
+                                                reserved.get(notification_id), now)
+                outcome[str(await answered)] += 1
+            except Exception:  # one bad row must not stop the batch
+                log.exception("dispatch of notification %s failed", notification_id)
+                outcome["error"] += 1
 
         renewer = asyncio.create_task(self._renew(list(sends), lease))
         try:
@@ -174,6 +201,7 @@ class Dispatcher:
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
+            await group.drain()
         await asyncio.to_thread(self._count, ids)
         outcome = +outcome  # drop zero counts
         log.info("dispatch at %s: %s", now.isoformat(), dict(outcome))
@@ -216,8 +244,11 @@ class Dispatcher:
         plans: dict[int, Finish | Send] = {}
         for nid in ids:
             n = batch.notifications.get(nid)
-            plans[nid] = (Finish("skipped", "notification vanished") if n is None
-                          else self._decide_one(batch, n, now))
+            if self.stopping.is_set():  # deciding renders: a runaway one takes its budget
+                plans[nid] = HANDED_BACK
+            else:
+                plans[nid] = (Finish("skipped", "notification vanished") if n is None
+                              else self._decide_one(batch, n, now))
         return batch, plans
 
     def _decide_one(self, batch: Batch, n: Notification, now: datetime) -> Finish | Send:
@@ -453,104 +484,69 @@ class Dispatcher:
     # -- acting: outcomes without a provider, together -------------------------------
 
     def _commit(self, finishes: dict[int, Finish], now: datetime) -> list[str]:
+        if not finishes:
+            return []
         with transaction(self.runtime.sessions) as session:
-            return [self._finish(session, nid, plan, now) for nid, plan in finishes.items()]
+            return [self.recorder.finish(session, nid, plan, now)
+                    for nid, plan in finishes.items()]
 
-    def _finish(self, session: Session, notification_id: int, plan: Finish,
-                now: datetime) -> str:
-        n = session.get(Notification, notification_id)
-        if n is None or (n.lease_owner not in (None, self.owner)):
-            return plan.status
-        if plan.close_attempt is not None:
-            outbox.close_attempt(session, attempt_id=plan.close_attempt, outcome="unknown",
-                                 now=now, error=plan.reason or "")
-            n.attempts += 1
-        n.status, n.reason = plan.status, plan.reason
-        if plan.due_at is not None:
-            n.due_at = plan.due_at
-        n.lease_until = n.lease_owner = None
-        session.add(n)
-        if plan.void:
-            self.gestures.void(session, n, plan.reason or "not sent", now)
-        if plan.escalate:
-            self.gestures.escalate(session, n, plan.escalate, now)
-        return plan.status
+    # -- acting: offers and the messages that carry them -----------------------------
 
-    # -- acting: sends -----------------------------------------------------------------
+    def _reserve(self, batch: Batch, plans: dict[int, Send], now: datetime
+                 ) -> dict[int, Reservation]:
+        """The offers of a batch's sends: one transaction for every policy without a
+        budget or a code pool (customers locked in id order, so concurrent workers
+        cannot deadlock), one per reservation for the others."""
+        def customer(nid: int) -> int:
+            n = batch.notifications[nid]
+            facts = batch.facts[(n.entity_kind, n.entity_id)]
+            return facts.customer.id if facts.customer else 0
 
-    async def _send(self, batch: Batch, notification_id: int, plan: Send,
-                    now: datetime) -> str:
-        # Written just before the call, so a crash leaves a "sending" attempt exactly
-        # where a message may or may not have reached the provider.
+        ordered = sorted(plans, key=customer)
+        shared = [nid for nid in ordered if self.gestures.shares_transaction(
+            plans[nid].render.offer if plans[nid].render else "")]
+        together = set(shared)
+        groups = ([shared] if shared else []) + [[nid] for nid in ordered if nid not in together]
+        out: dict[int, Reservation] = {}
+        for group in groups:  # a failed group is appended again, one reservation each
+            try:
+                out.update(self._reserve_group(batch, plans, group, now))
+            except Exception:
+                if len(group) == 1:
+                    log.exception("offer reservation for notification %s failed", group[0])
+                    continue
+                log.warning("reserving %d offers together failed; reserving each alone",
+                            len(group), exc_info=True)
+                groups.extend([nid] for nid in group)
+        return out
+
+    def _reserve_group(self, batch: Batch, plans: dict[int, Send], group: list[int],
+                       now: datetime) -> dict[int, Reservation]:
+        wanted = []
+        for nid in group:
+            n, render = batch.notifications[nid], plans[nid].render
+            assert render is not None
+            wanted.append((n, render.offer, batch.facts[(n.entity_kind, n.entity_id)]))
+        with transaction(self.runtime.sessions) as session:
+            return self.gestures.reserve_many(session, wanted, now)
+
+    def _make(self, n: Notification, plan: Send, reservation: Reservation) -> Send | Finish:
+        """The message of an offer-carrying send, rendered with its reserved offer, or
+        the row's end when it cannot be made (the offer then voided); handed back
+        unrendered once the worker is stopping (the offer stays reserved for the retry)."""
+        if self.stopping.is_set():
+            return HANDED_BACK
         try:
-            attempt_id, plan = await asyncio.to_thread(self._begin, batch, notification_id,
-                                                       plan, now)
+            return self._render_with_offer(n, plan, reservation)
         except _NotSent as stop:
-            done = await asyncio.to_thread(self._commit, {notification_id: stop.finish}, now)
-            return done[0]
-        except _Lost:
-            log.warning("notification %s: claim lost before sending (lease ran out and "
-                        "another worker took it); not sent here", notification_id)
-            return "lost claim"
-        limiter = self.limits.get(plan.channel)
-        if limiter is not None:
-            await limiter.acquire()
-        assert plan.outgoing is not None
-        started = time_.perf_counter()
-        try:
-            result = await self.channels[plan.channel].send(plan.outgoing)
-        except DeliveryError as exc:
-            seconds = time_.perf_counter() - started
-            self.runtime.metrics.provider_error(plan.channel, seconds, permanent=exc.permanent)
-            if exc.retry_after and limiter is not None:
-                limiter.pause(exc.retry_after)
-            return await asyncio.to_thread(self._failed, notification_id, attempt_id, plan,
-                                           exc, now, int(seconds * 1000))
-        seconds = time_.perf_counter() - started
-        self.runtime.metrics.sent(plan.channel, seconds)
-        took = int(seconds * 1000)
-        await asyncio.to_thread(self._sent, notification_id, attempt_id, plan,
-                                result.provider_id, now, took)
-        return "sent"
+            return replace(stop.finish, void=True)
 
-    def _begin(self, batch: Batch, notification_id: int, plan: Send,
-               now: datetime) -> tuple[int, Send]:
-        """One transaction: reserve the offer, render, hand over to a person if asked,
-        begin the attempt. Raises :class:`_NotSent` (everything undone) when the message
-        cannot be made."""
-        with transaction(self.runtime.sessions) as session:
-            # Still ours? A lease that ran out (a stalled batch) may have been retaken by
-            # another worker, which then sends it: this one must not.
-            until = max(now, self.runtime.clock()) + timedelta(seconds=self.delivery.lease_s)
-            if not outbox.renew_leases(session, ids=[notification_id], owner=self.owner,
-                                       until=until):
-                raise _Lost(notification_id)
-            n = batch.notifications[notification_id]
-            escalate = plan.escalate
-            if plan.render is not None:
-                facts = batch.facts[(n.entity_kind, n.entity_id)]
-                plan, escalate = self._render_with_offer(session, n, facts, plan, now)
-            if plan.close_attempt is not None:
-                outbox.close_attempt(session, attempt_id=plan.close_attempt, outcome="unknown",
-                                     now=now, error="worker lost mid-call; resent "
-                                                    "(delivery.on_unknown = resend)")
-            if escalate:
-                self.gestures.escalate(session, n, escalate, now)
-            store_links(session, notification_id=notification_id, urls=plan.links)
-            if plan.survey:
-                outbox.set_survey(session, notification_id=notification_id, kind=plan.survey)
-            attempt_id = outbox.begin_attempt(session, notification_id=notification_id,
-                                              number=plan.attempt_number,
-                                              channel=plan.channel, now=now)
-            return attempt_id, plan
-
-    def _render_with_offer(self, session: Session, n: Notification, facts: Facts,
-                           plan: Send, now: datetime) -> tuple[Send, str | None]:
+    def _render_with_offer(self, n: Notification, plan: Send,
+                           reservation: Reservation) -> Send:
         render = plan.render
         assert render is not None
         if (n.rule, n.step) in self.disabled:  # broken by another message of this batch
             raise _NotSent(Finish("skipped", f"step disabled: {self.disabled[(n.rule, n.step)]}"))
-        reservation = self.gestures.reserve(session, n, render.offer, facts, now)
         escalate = plan.escalate
         if reservation.escalate:
             escalate = escalate or f"offer not possible: {reservation.reason}"
@@ -568,48 +564,56 @@ class Dispatcher:
         tracked = self._track(n, rule, message) if rule is not None else Tracked(message, ())
         why = "; ".join(p for p in (plan.note, note) if p) or None
         return replace(plan, outgoing=Outgoing(f"{n.key}:{plan.channel}", tracked.message),
-                       render=None, note=why, links=tracked.urls), escalate
+                       render=None, note=why, links=tracked.urls, escalate=escalate)
 
-    def _sent(self, notification_id: int, attempt_id: int, plan: Send, provider_id: str,
-              now: datetime, took: int) -> None:
-        with transaction(self.runtime.sessions) as session:
-            outbox.finish_attempt(session, attempt_id=attempt_id, outcome="sent", now=now,
-                                  provider_id=provider_id, duration_ms=took)
-            outbox.mark_sent(session, notification_id=notification_id, now=now,
-                             channel=plan.channel, recipient=plan.recipient,
-                             provider_id=provider_id, note=plan.note)
+    # -- acting: sends -----------------------------------------------------------------
 
-    def _failed(self, notification_id: int, attempt_id: int, plan: Send, exc: DeliveryError,
-                now: datetime, took: int) -> str:
-        with transaction(self.runtime.sessions) as session:
-            n = session.get(Notification, notification_id)
-            if n is None:
-                return "error"
-            channel = self.channels.get(plan.channel)
-            left = (n.channels[n.channels.index(plan.channel) + 1:]
-                    if plan.channel in n.channels else [])
-            verdict = after_failure(plan.attempt_number, exc, left, now, policy=self.policy,
-                                    idempotent=bool(channel and channel.idempotent))
-            error = f"{exc.code or 'error'}: {exc.reason}"
-            n.attempts = plan.attempt_number
-            n.channel, n.recipient = plan.channel, plan.recipient
-            n.lease_until = n.lease_owner = None
-            outcome = {Retry: "retry", Hold: "unknown"}.get(type(verdict), "failed")
-            outbox.finish_attempt(session, attempt_id=attempt_id, outcome=outcome, now=now,
-                                  error=error, duration_ms=took)
-            if isinstance(verdict, FallBack | Fail) and verdict.suppress is not None:
-                outbox.suppress(session, channel=plan.channel, address=plan.recipient,
-                                reason=verdict.suppress.reason, now=now,
-                                purpose=verdict.suppress.purpose)
-            if isinstance(verdict, Retry):
-                n.status, n.due_at, n.reason = "pending", verdict.at, verdict.reason
-            elif isinstance(verdict, FallBack):
-                n.status, n.due_at = "pending", now
-                n.reason = f"{plan.channel} {verdict.reason}"
-            else:
-                n.status, n.reason = ("held" if isinstance(verdict, Hold) else "failed",
-                                      verdict.reason)
-                if isinstance(verdict, Fail) and plan.offers:
-                    self.gestures.void(session, n, verdict.reason, now)
-            session.add(n)
-            return {"pending": "retry"}.get(n.status, n.status)
+    async def _send(self, group: GroupCommit[Job], batch: Batch, notification_id: int,
+                    plan: Send, reservation: Reservation | None,
+                    now: datetime) -> asyncio.Future[object]:
+        """Render the message if its offer was just reserved, begin the attempt (committed
+        before the call, so a crash leaves a "sending" attempt exactly where a message may
+        or may not have reached the provider), call the provider, queue its answer;
+        returns the answer's pending commit. Rendering here, one message per slot, keeps
+        the connections busy while the next messages render."""
+        if self.stopping.is_set():  # the offer, if reserved, stays for the retry
+            return group.post(End(notification_id, HANDED_BACK, now))
+        if plan.render is not None:
+            assert reservation is not None
+            made = await asyncio.get_running_loop().run_in_executor(
+                self.renderer, self._make, batch.notifications[notification_id], plan,
+                reservation)
+            if isinstance(made, Finish):
+                return group.post(End(notification_id, made, now))
+            plan = made
+        try:
+            attempt_id = await group.submit(Begin(notification_id, plan, now))
+        except Lost:
+            log.warning("notification %s: claim lost before sending (lease ran out and "
+                        "another worker took it); not sent here", notification_id)
+            return _done("lost claim")
+        assert isinstance(attempt_id, int)
+        limiter = self.limits.get(plan.channel)
+        if limiter is not None:
+            await limiter.acquire()
+        assert plan.outgoing is not None
+        started = time_.perf_counter()
+        try:
+            result = await self.channels[plan.channel].send(plan.outgoing)
+        except DeliveryError as exc:
+            seconds = time_.perf_counter() - started
+            self.runtime.metrics.provider_error(plan.channel, seconds, permanent=exc.permanent)
+            if exc.retry_after and limiter is not None:
+                limiter.pause(exc.retry_after)
+            return group.post(Answer(notification_id, attempt_id, plan, now,
+                                     int(seconds * 1000), error=exc))
+        seconds = time_.perf_counter() - started
+        self.runtime.metrics.sent(plan.channel, seconds)
+        return group.post(Answer(notification_id, attempt_id, plan, now, int(seconds * 1000),
+                                 provider_id=result.provider_id))
+
+
+def _done(outcome: str) -> asyncio.Future[object]:
+    future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+    future.set_result(outcome)
+    return future

@@ -108,3 +108,24 @@ def spent(session: Session, *, policy: str, month: str) -> tuple[Decimal, int]:
     """(estimated cost, offers) charged to ``policy`` in ``month``."""
     row = session.get(OfferBudget, (policy, month))
     return (Decimal(row.spent), row.issued) if row else (Decimal(0), 0)
+
+
+def lock_customers(session: Session, pairs: list[tuple[int, str]]) -> None:
+    """:func:`lock_customer` for many (customer, limit group) pairs in one statement, in
+    the order given: callers pass them sorted, so two workers locking overlapping sets
+    take the rows in the same order and cannot deadlock."""
+    if pairs:
+        session.execute(_lock_statement(dialect_insert(session)), [
+            {"b_customer_id": c, "b_limit_group": g} for c, g in pairs])
+
+
+def offers_since_many(session: Session, *, customer_ids: set[int], limit_group: str,
+                      since: datetime) -> dict[int, int]:
+    """:func:`offers_since` for many customers of one group (absent: none)."""
+    if not customer_ids:
+        return {}
+    stmt = (select(Offer.customer_id, func.count()).where(
+        col(Offer.customer_id).in_(customer_ids), Offer.limit_group == limit_group,
+        col(Offer.status) != "void", col(Offer.issued_at) > since)
+        .group_by(col(Offer.customer_id)))
+    return {int(c): int(n) for c, n in session.execute(stmt) if c is not None}

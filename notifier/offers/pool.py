@@ -122,3 +122,13 @@ _CODE_IN_USE = (select(Offer.id).where(Offer.code == sa.bindparam("b_code"))
 def code_in_use(session: Session, code: str) -> bool:
     """Whether ``code`` was issued or sits in a pool (generated codes must avoid both)."""
     return session.execute(_CODE_IN_USE, {"b_code": code}).first() is not None
+
+
+def codes_in_use(session: Session, codes: Iterable[str]) -> set[str]:
+    """Which of ``codes`` were issued or sit in a pool (one query for a batch)."""
+    wanted = list(codes)
+    if not wanted:
+        return set()
+    stmt = (select(Offer.code).where(col(Offer.code).in_(wanted))
+            .union_all(select(OfferPoolCode.code).where(col(OfferPoolCode.code).in_(wanted))))
+    return {code for (code,) in session.execute(stmt)}

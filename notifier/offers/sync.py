@@ -44,6 +44,11 @@ def _wants(settings: Settings, event: str) -> bool:
     return bool(settings.offers.webhook.url) and event in settings.offers.webhook_events
 
 
+def announces_issued(settings: Settings) -> bool:
+    """Whether :func:`issued` queues anything (a webhook, a Shopify discount)."""
+    return _wants(settings, "offer.issued") or settings.offers.shopify.enabled
+
+
 def issued(session: Session, settings: Settings, offer: Offer, *, now: datetime) -> None:
     origin = ("offer", offer.id or 0)
     if _wants(settings, "offer.issued"):

@@ -92,6 +92,38 @@ def mark_sent(session: Session, *, notification_id: int, now: datetime, channel:
         "b_recipient": recipient, "b_provider_id": provider_id})
 
 
+_BEGIN_ATTEMPTS = sa.insert(_ATTEMPTS).returning(_ATTEMPTS.c.notification_id, _ATTEMPTS.c.id)
+
+
+def begin_attempts(session: Session, rows: list[dict[str, Any]]) -> dict[int, int]:
+    """Begin the ``sending`` attempts of a group of sends in one statement; each row has
+    ``notification_id``, ``number``, ``channel``, ``now``. Returns attempt id per
+    notification."""
+    if not rows:
+        return {}
+    found = session.execute(_BEGIN_ATTEMPTS, [
+        {"notification_id": r["notification_id"], "number": r["number"],
+         "channel": r["channel"], "started_at": r["now"], "outcome": "sending"}
+        for r in rows])
+    return {int(nid): int(aid) for nid, aid in found}
+
+
+def record_sent(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Complete a group of attempts the provider took and mark their rows sent, one
+    statement each (executemany); each row has ``attempt_id``, ``notification_id``,
+    ``now``, ``channel``, ``recipient``, ``provider_id``, ``note``, ``duration_ms``."""
+    if not rows:
+        return
+    session.execute(_FINISH_ATTEMPT, [
+        {"b_id": r["attempt_id"], "b_outcome": "sent", "b_now": r["now"],
+         "b_provider_id": r["provider_id"], "b_error": None,
+         "b_duration_ms": r["duration_ms"]} for r in rows])
+    session.execute(_MARK_SENT, [
+        {"b_id": r["notification_id"], "b_note": r["note"], "b_now": r["now"],
+         "b_channel": r["channel"], "b_recipient": r["recipient"],
+         "b_provider_id": r["provider_id"]} for r in rows])
+
+
 def attempts_of(session: Session, *, notification_id: int) -> list[DeliveryAttempt]:
     stmt = (select(DeliveryAttempt).where(DeliveryAttempt.notification_id == notification_id)
             .order_by(col(DeliveryAttempt.number), col(DeliveryAttempt.id)))
@@ -236,6 +268,21 @@ def renew_leases(session: Session, *, ids: list[int], owner: str, until: datetim
                _NOTIFICATIONS.c.lease_owner == owner)
         .values(lease_until=until))
     return int(done.rowcount or 0)
+
+
+def renew_leases_of(session: Session, *, ids: list[int], owner: str,
+                    until: datetime) -> set[int]:
+    """:func:`renew_leases`, returning the ids still leased to ``owner`` (the others were
+    retaken by another worker after their lease ran out)."""
+    if not ids:
+        return set()
+    done = session.execute(
+        sa.update(_NOTIFICATIONS)
+        .where(col(_NOTIFICATIONS.c.id).in_(ids), _NOTIFICATIONS.c.status == "sending",
+               _NOTIFICATIONS.c.lease_owner == owner)
+        .values(lease_until=until)
+        .returning(_NOTIFICATIONS.c.id))
+    return {int(i) for (i,) in done}
 
 
 def enqueue_webhook(session: Session, *, target: str, event: str, data: Mapping[str, Any],
