@@ -47,6 +47,8 @@ bench: $(VENV)/.installed-dev
 	  $(BIN)/python bench/dispatch.py --database $$db $(BENCH_ARGS_dispatch) && \
 	  $(BIN)/python bench/memory.py --database $$db $(BENCH_ARGS_memory) || exit 1; \
 	done
+	case " $(BENCH_DATABASES) " in *" postgresql "*) \
+	  $(BIN)/python bench/scaleout.py $(BENCH_ARGS_scaleout);; esac
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -49,9 +49,10 @@ DUE = datetime(2026, 12, 2, 15, 0, tzinfo=UTC)
 
 
 
-def start_sink(port: int, log: Path) -> subprocess.Popen[bytes]:
+def start_sink(port: int, log: Path, delay_ms: float = 0.0) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen([sys.executable, str(REPO / "bench/smtp_sink.py"),
-                             "--port", str(port), "--log", str(log)])
+                             "--port", str(port), "--log", str(log),
+                             "--delay-ms", str(delay_ms)])
     for _ in range(200):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
