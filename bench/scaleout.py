@@ -6,8 +6,8 @@ against an SMTP sink that takes 20 ms per message (the provider is the bottlenec
 
 Each run gets a fresh database with ``--messages`` orders past their ship-by date,
 detected in this process so their notifications are due at once; then the workers start
-(``python -m notifier.cli worker``, each with ``--connections`` SMTP connections and as
-many messages in flight) and dispatch them on their own scheduler. The rate is taken from
+(``python -m notifier.cli worker``, each with ``--connections`` SMTP connections and
+twice as many messages in flight) and dispatch them on their own scheduler. The rate is taken from
 the sink's acceptance times, first to last message, so start-up is not counted. Figures
 go to stdout, the last line is ONE JSON object (bench, database, messages, delay_ms,
 connections, workers, one_worker_per_s, workers_per_s, ratio); nothing is asserted.
@@ -69,7 +69,9 @@ def config_file(path: Path, url: str, tmp: Path, port: int, connections: int) ->
         '[email]\ntransport = "smtp"\n'
         f'[email.smtp]\nhost = "127.0.0.1"\nport = {port}\nstarttls = false\n'
         f"pool_size = {connections}\n"
-        f"[delivery]\nconcurrency = {connections}\nbatch_size = 50\n"
+        # Twice as many messages in flight as connections: the next message is rendered
+        # and its attempt committed while a connection is busy, so the relay stays fed.
+        f"[delivery]\nconcurrency = {2 * connections}\nbatch_size = 50\n"
         "[delivery.frequency_caps]\n"
         # Dispatch often, detect and attribute rarely: only dispatch is measured.
         "[scheduler]\ndispatch_interval_s = 0.2\ndetect_interval_s = 3600\n"

@@ -87,6 +87,7 @@ class Engine:
         # another worker steps aside), so every worker may run it.
         self.baselinker = (build_baselinker_poller(runtime)
                            if runtime.settings.baselinker.enabled else None)
+        self._passes: set[asyncio.Task[object]] = set()  # dispatch passes running now
 
     async def detect(self, now: datetime) -> ScanResult:
         return await asyncio.to_thread(self._detect, now)
@@ -141,12 +142,18 @@ class Engine:
         calls a pass queues; retries and deferrals wait for their time.
         """
         total: Counter[str] = Counter()
-        await asyncio.to_thread(self.refresh)
-        for _ in range(max_batches):
-            done = await self.dispatcher.run(now)
-            total.update(done)
-            if not done or self.dispatcher.stopping.is_set():
-                break
+        task = asyncio.current_task()
+        if task is not None:
+            self._passes.add(task)
+        try:
+            await asyncio.to_thread(self.refresh)
+            for _ in range(max_batches):
+                done = await self.dispatcher.run(now)
+                total.update(done)
+                if not done or self.dispatcher.stopping.is_set():
+                    break
+        finally:
+            self._passes.discard(task)  # type: ignore[arg-type]
         return total
 
     async def track(self, now: datetime) -> Counter[str]:
@@ -192,10 +199,15 @@ class Engine:
             self._use_templates(self.composer.templates_dir)
         return []
 
-    async def aclose(self) -> None:
-        """Stop dispatching (a batch in progress hands back what it has not begun), then
-        close the channels' connections."""
+    async def aclose(self, *, grace_s: float = 10.0) -> None:
+        """Stop dispatching: a pass in progress hands back what it has not begun and is
+        given ``grace_s`` to record the answers of the sends in flight (rather than
+        leaving them unknown); then close the channels' connections."""
         self.dispatcher.stop()
+        running = self._passes - {asyncio.current_task()}
+        if running:
+            await asyncio.wait(running, timeout=grace_s)
+        self.dispatcher.close()
         await close_channels(self.channels)
         if self.baselinker is not None:
             await self.baselinker.aclose()

@@ -154,6 +154,11 @@ class Dispatcher:
         batch of slow renders (each up to its sandbox budget) does not delay SIGTERM."""
         self.stopping.set()
 
+    def close(self) -> None:
+        """Stop and let the render thread go (after the last pass)."""
+        self.stop()
+        self.renderer.shutdown(wait=False)
+
     async def run(self, now: datetime) -> Counter[str]:
         """Claim up to ``batch_size`` due rows and see each to its next state.
 
