@@ -377,7 +377,7 @@ class _Context:
     def _readout(self, name: str) -> date | None:
         if name in self.config.readouts:
             return self.config.readouts[name]
-        first = q.first_assignment(self.session, name)
+        first = counts.first_assignment(self.session, rule=name, timezone=self.timezone)
         if first is None:
             return None
         return first.date() + timedelta(days=self.config.readout_after_days)

@@ -78,7 +78,9 @@ def groups(session: Session, *, start: datetime, end: datetime, timezone: str,
             if dated:
                 day, values = values[0], values[1:]
             key = (day, *values[:7])
-            numbers = [int(x or 0) for x in values[7:16]] + [Decimal(str(values[16] or 0))]
+            money = values[16]
+            numbers = [int(x or 0) for x in values[7:16]] + [
+                money if isinstance(money, Decimal) else Decimal(str(money or 0))]
             if key in merged:
                 merged[key] = [a + b for a, b in zip(merged[key], numbers, strict=True)]
             else:
@@ -90,12 +92,16 @@ def groups(session: Session, *, start: datetime, end: datetime, timezone: str,
         sums = [sa.func.sum(RD.c[c]) for c in ("rows", "sent", "delivered", "bounced",
                                                 "complained", "unsubscribed", "opened",
                                                 "clicked", "converted", "revenue")]
-        head = [RD.c.day, *keys] if by_day else keys
         where = [RD.c.day >= first, RD.c.day < end_day]
         if rule is not None:
             where.append(RD.c.rule == rule)
-        add(session.execute(sa.select(*head, *sums).where(*where).group_by(*head)),
-            dated=by_day)
+        if by_day:  # a day's rows are already one per key: read them as they are
+            names = ("rows", "sent", "delivered", "bounced", "complained", "unsubscribed",
+                     "opened", "clicked", "converted", "revenue")
+            stmt = sa.select(RD.c.day, *keys, *(RD.c[c] for c in names)).where(*where)
+        else:
+            stmt = sa.select(*keys, *sums).where(*where).group_by(*keys)
+        add(session.execute(stmt), dated=by_day)
     for lo, hi in parts.live:
         if by_day:
             for day, a, b in _local_days(lo, hi, zone):
@@ -216,6 +222,30 @@ def customers(session: Session, *, rule: str, start: datetime, end: datetime, ti
             add((arm, 1) for arm, before in session.execute(stmt)
                 if before is None or _utc(before) < start)
     return {arm: n for arm, n in out.items() if n}
+
+
+def first_assignment(session: Session, *, rule: str, timezone: str) -> datetime | None:
+    """The rule's first row with an arm: its day from ``report_firsts``, the moment from
+    that day's rows (a rule whose rows have no arm would otherwise be read whole)."""
+    zone = ZoneInfo(timezone)
+    state = rollup.state(session, timezone)
+    lo: datetime | None = None
+    hi: datetime | None = None
+    if state is not None and state.rolled_until is not None:
+        day = session.execute(sa.select(sa.func.min(RF.c.day))
+                              .where(RF.c.rule == rule)).scalar()
+        if day is not None:
+            day = _day(day)
+            assert day is not None
+            lo, hi = day_start(day, zone), day_start(day + timedelta(days=1), zone)
+        else:  # none on the rolled days: only the live ones can have it
+            lo = day_start(state.rolled_until, zone)
+    where = [N.c.rule == rule, N.c.kind == "message", N.c.arm.is_not(None)]
+    if lo is not None:
+        where.append(N.c.detected_at >= lo)
+    if hi is not None:
+        where.append(N.c.detected_at < hi)
+    return session.execute(sa.select(sa.func.min(N.c.detected_at)).where(*where)).scalar()
 
 
 def _utc(moment: datetime) -> datetime:

@@ -11,7 +11,9 @@
 2. The days closed since the last run (before the shop's today) are rolled up. The
    triggers' bound (``logged_until``) is moved first and committed, and on PostgreSQL the
    writers that began before it are waited for (``LOCK TABLE ... SHARE`` in a transaction
-   of its own): no change to a day can fall between being read and being logged.
+   of its own): no change to a day can fall between being read and being logged. The
+   days are computed in a read-only session and written in one short transaction, so a
+   long history does not hold SQLite's one writer for the minute it takes.
 
 A day is computed as a whole: delete its rows, insert them again from one grouped pass
 over the day's notifications. A change of ``[shop] timezone`` starts the roll-up over.
@@ -98,15 +100,25 @@ def refresh(sessions: sessionmaker[Session], *, timezone: str, now: datetime) ->
             session.add(current)
     if moved and not _barrier(sessions):
         return done  # a writer held on: the next run rolls these days up
+    # Computed in a read-only session (SQLite's writers are not held for the minute a long
+    # history takes), written in a short transaction. A change meanwhile is in the log.
+    with sessions() as reader:
+        found = state(reader, timezone)
+        start_from = found.rolled_until if found else None
+        first = start_from or _first_day(reader, zone)
+        days = days_between(first, today) if first is not None and first < today else []
+        day_rows = _day_rows(reader, zone, days, rules=None)
+        first_rows = {rule: _first_rows(reader, zone, rule, days) for rule in
+                      (_rules_between(reader, day_start(days[0], zone),
+                                      day_start(today, zone)) if days else [])}
     with transaction(sessions) as session:
         current = _state(session, timezone)
-        first = current.rolled_until or _first_day(session, zone)
-        if first is not None and first < today:
-            days = days_between(first, today)
-            _compute_days(session, zone, days, rules=None)
-            for rule in _rules_between(session, day_start(first, zone), day_start(today, zone)):
-                _compute_firsts(session, zone, rule, days)
-            done["days_rolled"] += len(days)
+        if current.rolled_until != start_from:
+            return done  # another refresh rolled them meanwhile
+        _write_days(session, days, None, day_rows)
+        for rule, rows in first_rows.items():
+            _write_firsts(session, rule, days, rows)
+        done["days_rolled"] += len(days)
         current.rolled_until = today
         session.add(current)
     return +done
@@ -195,24 +207,47 @@ def _rules_between(session: Session, lo: datetime, hi: datetime) -> list[str]:
 
 def _compute_days(session: Session, zone: ZoneInfo, days: Iterable[date], *,
                   rules: set[str] | None) -> None:
+    days = list(days)
+    _write_days(session, days, rules, _day_rows(session, zone, days, rules=rules))
+
+
+def _day_rows(session: Session, zone: ZoneInfo, days: Iterable[date], *,
+              rules: set[str] | None) -> list[dict[str, Any]]:
+    """The roll-up rows of these days (of ``rules``, or all), from one grouped pass over
+    each day's notifications."""
     names = ["day", *GROUP_KEYS, "rows", "sent", "delivered", "bounced", "complained",
              "unsubscribed", "opened", "clicked", "converted", "revenue"]
+    out = []
     for day in days:
-        where = [RD.c.day == day] + ([RD.c.rule.in_(sorted(rules))] if rules else [])
-        session.execute(sa.delete(RD).where(*where))
         lo, hi = day_start(day, zone), day_start(day + timedelta(days=1), zone)
         for rule in sorted(rules) if rules else [None]:
-            select = raw_groups(lo, hi, rule=rule, day=sa.literal(day, sa.Date))
-            session.execute(sa.insert(RD).from_select(names, select))
+            for row in session.execute(raw_groups(lo, hi, rule=rule)):
+                out.append(dict(zip(names, (day, *row), strict=True)))
+    return out
+
+
+def _write_days(session: Session, days: list[date], rules: set[str] | None,
+                rows: list[dict[str, Any]]) -> None:
+    for i in range(0, len(days), 200):
+        where = [RD.c.day.in_(days[i:i + 200])]
+        if rules:
+            where.append(RD.c.rule.in_(sorted(rules)))
+        session.execute(sa.delete(RD).where(*where))
+    for i in range(0, len(rows), 5000):
+        session.execute(sa.insert(RD), rows[i:i + 5000])
 
 
 def _compute_firsts(session: Session, zone: ZoneInfo, rule: str, days: list[date]) -> None:
+    _write_firsts(session, rule, days, _first_rows(session, zone, rule, days))
+
+
+def _first_rows(session: Session, zone: ZoneInfo, rule: str, days: list[date]
+                ) -> list[dict[str, Any]]:
     """Each (arm, customer) row on these days with the local day of the customer's
     previous row in the rule and arm, counted per (arm, day, previous day)."""
     if not days:
-        return
+        return []
     wanted = set(days)
-    session.execute(sa.delete(RF).where(RF.c.rule == rule, RF.c.day.in_(sorted(wanted))))
     lo, hi = day_start(min(wanted), zone), day_start(max(wanted) + timedelta(days=1), zone)
     anonymous = sa.case((N.c.customer_id.is_(None), N.c.entity_id), else_=sa.null())
     previous = sa.func.lag(N.c.detected_at, type_=UTCDateTime).over(
@@ -225,10 +260,16 @@ def _compute_firsts(session: Session, zone: ZoneInfo, rule: str, days: list[date
         day = local_day(_aware(at), zone)
         if day in wanted:
             counts[(arm, day, None if prev is None else local_day(_aware(prev), zone))] += 1
-    if counts:
-        session.execute(sa.insert(RF), [
-            {"rule": rule, "arm": arm, "day": day, "prev_day": prev, "subjects": n}
-            for (arm, day, prev), n in counts.items()])
+    return [{"rule": rule, "arm": arm, "day": day, "prev_day": prev, "subjects": n}
+            for (arm, day, prev), n in counts.items()]
+
+
+def _write_firsts(session: Session, rule: str, days: list[date],
+                  rows: list[dict[str, Any]]) -> None:
+    for i in range(0, len(days), 200):
+        session.execute(sa.delete(RF).where(RF.c.rule == rule, RF.c.day.in_(days[i:i + 200])))
+    for i in range(0, len(rows), 5000):
+        session.execute(sa.insert(RF), rows[i:i + 5000])
 
 
 def _next_rows(session: Session, change: Any) -> list[datetime]:

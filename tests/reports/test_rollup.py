@@ -166,6 +166,9 @@ def check_all(runtime: Runtime, settings: Settings) -> None:
         for start, end in PERIODS:
             assert rolled(session, settings, start, end) == direct(session, settings, start,
                                                                    end), (start, end)
+        for rule in ("cart-a", "cart-b"):
+            assert counts.first_assignment(session, rule=rule, timezone=ZONE) == \
+                q.first_assignment(session, rule)
 
 
 def test_roll_up_equals_direct_aggregation(runtime: Runtime, settings: Settings) -> None:
