@@ -29,8 +29,10 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from notifier.config import Settings
+from notifier.ingest import rows
 from notifier.ingest.apply import (
     _ORDER_MERGE,
+    CARTS,
     CONSENTS,
     CUSTOMERS,
     ORDERS,
@@ -41,14 +43,13 @@ from notifier.ingest.apply import (
     _later,
     _lookup,
     _merged,
-    _update,
 )
 from notifier.ingest.records import AnyRecord, ConsentIn, CustomerIn, OrderIn, Record
 from notifier.store import consent_log
 from notifier.store.consent_log import ConsentChange
-from notifier.store.db import dialect_insert
 
 CHANGES: sa.Table = ConsentChange.__table__  # type: ignore[attr-defined]
+_KEYED = ("id", "source", "external_id")  # what inserts return: rows matched by key
 
 Key = tuple[str, str]  # (source, external_id)
 
@@ -202,12 +203,12 @@ class BatchApplier:
             else:
                 customer.id = row["id"]
                 updates.setdefault(frozenset(values), []).append({"row_id": row["id"], **values})
-        for columns, params in inserts.items():
-            upsert = _upsert_many(dialect_insert(self.session), CUSTOMERS, columns)
-            for row in self._run(upsert, params):
+        conn = self.session.connection()
+        for params in inserts.values():
+            for row in rows.upsert_many(conn, CUSTOMERS, params, _KEYED):
                 new[(row.source, row.external_id)].id = row.id
         for params in updates.values():
-            self._run(_update(CUSTOMERS), params)
+            rows.update_many(conn, CUSTOMERS, params)
         for key, customer in new.items():
             if customer.id is None:  # another writer's newer row won the upsert
                 params = {"key_source": key[0], "key_external_id": key[1]}
@@ -256,12 +257,10 @@ class BatchApplier:
                                     "purpose": purpose, **values})
                 else:
                     updates.append({"row_id": row.id, **values})
-        if inserts:
-            self._run(_insert_plain(CONSENTS), inserts)
-        if updates:
-            self._run(_update(CONSENTS), updates)
-        if changes:
-            self._run(_insert_plain(CHANGES), changes)
+        conn = self.session.connection()
+        rows.insert_many(conn, CONSENTS, inserts)
+        rows.update_many(conn, CONSENTS, updates)
+        rows.insert_many(conn, CHANGES, changes)
 
     # -- orders ----------------------------------------------------------------------
 
@@ -294,20 +293,21 @@ class BatchApplier:
                 rechecks.append({"row_id": held["id"], "next_check_at": item.now})
             if record.cart_external_id and record.status != "cancelled":
                 carts.append((item, record))
+        conn = self.session.connection()
         for params in inserts.values():
-            for row in self._run(_insert_keyed(ORDERS), params):
+            for row in rows.insert_many(conn, ORDERS, params, _KEYED):
                 ids[(row.source, row.external_id)] = row.id
         for params in updates.values():
-            self._run(_update(ORDERS), params)
+            rows.update_many(conn, ORDERS, params)
         if rechecks:
             self._run(_recheck_many(), rechecks)
         if carts:
-            self._run(_complete_cart(), [{
+            rows.update_joined(conn, _complete_cart(), _CART_SPEC, [{
                 "key_source": item.source, "key_external_id": record.cart_external_id,
                 "cart_order_id": ids[(item.source, record.external_id)],
                 "order_external_id": record.external_id,
                 "new_completed_at": record.placed_at or item.now, "next_check_at": item.now,
-            } for item, record in carts])
+            } for item, record in carts], _complete_joined)
 
 
 def _keys(item: Batched) -> set[tuple[str, Key]] | None:
@@ -364,35 +364,28 @@ def _lookup_many(table: sa.Table, columns: tuple[str, ...], lock: bool) -> sa.Se
 
 
 @cache
-def _insert_plain(table: sa.Table) -> sa.Insert:
-    return sa.insert(table)
-
-
-@cache
-def _insert_keyed(table: sa.Table) -> sa.Insert:
-    return sa.insert(table).returning(table.c.id, table.c.source, table.c.external_id)
-
-
-@cache
-def _upsert_many(insert: Any, table: sa.Table, columns: frozenset[str]) -> sa.Insert:
-    """Applier's upsert (``ON CONFLICT DO UPDATE`` guarded by freshness), returning the
-    key with the id so rows of a multi-row statement are matched by key, not position."""
-    stmt = insert(table)
-    fresh = None
-    if "source_updated_at" in columns:
-        stored = table.c.source_updated_at
-        fresh = stored.is_(None) | (stored <= stmt.excluded.source_updated_at)
-    return stmt.on_conflict_do_update(
-        index_elements=["source", "external_id"],
-        set_={name: stmt.excluded[name] for name in sorted(columns)}, where=fresh,
-    ).returning(table.c.id, table.c.source, table.c.external_id)
-
-
-@cache
 def _consents_many() -> sa.Select[Any]:
     c = CONSENTS.c
     return (sa.select(c.id, c.customer_id, c.channel, c.purpose, c.granted, c.at, c.source)
             .where(c.customer_id.in_(sa.bindparam("ids", expanding=True))))
+
+
+_CART_SPEC = (("key_source", CARTS.c.source.type), ("key_external_id", CARTS.c.external_id.type),
+              ("cart_order_id", sa.BigInteger()),
+              ("order_external_id", CARTS.c.order_external_id.type),
+              ("new_completed_at", CARTS.c.completed_at.type),
+              ("next_check_at", CARTS.c.next_check_at.type))
+
+
+def _complete_joined(v: Any) -> sa.Update:
+    """Applier's cart completion (``_complete_cart``) for the rows of ``v`` at once."""
+    c = CARTS.c
+    return (sa.update(CARTS)
+            .where(c.source == v.c.key_source, c.external_id == v.c.key_external_id,
+                   c.order_id.is_distinct_from(v.c.cart_order_id))
+            .values(order_id=v.c.cart_order_id, order_external_id=v.c.order_external_id,
+                    next_check_at=v.c.next_check_at,
+                    completed_at=sa.func.coalesce(c.completed_at, v.c.new_completed_at)))
 
 
 @cache

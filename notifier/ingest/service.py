@@ -37,6 +37,7 @@ from notifier.ingest.apply import Applied, Applier
 from notifier.ingest.batch import BatchApplier, Batched
 from notifier.ingest.payloads import stored_text
 from notifier.ingest.records import AnyRecord
+from notifier.ingest.rows import insert_many, update_many
 from notifier.store import idempotency
 from notifier.store.db import transaction
 from notifier.store.tables import InboundEvent
@@ -205,8 +206,7 @@ class Ingestor:
                 if outcome != "applied":
                     outcomes.append({"row_id": event_of[i], "outcome": outcome})
                 answers[i] = Receipt(outcome, 200, event_of[i], results=mine)
-            if outcomes:
-                conn.execute(_event_outcome(), outcomes)
+            update_many(conn, EVENTS, outcomes)
         for i, exc in refused.items():
             item = items[i]
             log.warning("ingest %s %s rejected: %s", item.source, item.topic, exc)
@@ -373,30 +373,15 @@ def _seen_many() -> sa.Select[tuple[str]]:
 def _insert_events(conn: sa.Connection, rows: list[dict[str, object]]) -> list[int]:
     """Insert the batch's events in one statement; their ids in the order of ``rows``.
 
-    PostgreSQL: SQLAlchemy orders the RETURNING rows (``sort_by_parameter_order``). SQLite
-    would insert row by row for that; but under its write lock (BEGIN IMMEDIATE) the rows
-    of one INSERT take ascending rowids in VALUES order, so the sorted ids are the order.
+    RETURNING comes in no promised order, but the ids are drawn in the order of the rows
+    (SQLite under its write lock takes ascending rowids in VALUES order; PostgreSQL draws
+    the sequence in the order of the unnested arrays, ``WITH ORDINALITY``), so the sorted
+    ids are the rows' ids. (SQLAlchemy's ``sort_by_parameter_order`` relies on the same on
+    PostgreSQL, and on SQLite would insert row by row.)
     """
     if not rows:
         return []
-    if conn.dialect.name == "postgresql":
-        return [row.id for row in conn.execute(_insert_events_sorted(), rows)]
-    return sorted(row.id for row in conn.execute(_insert_events_any(), rows))
-
-
-@cache
-def _insert_events_sorted() -> sa.Insert:
-    return sa.insert(EVENTS).returning(EVENTS.c.id, sort_by_parameter_order=True)
-
-
-@cache
-def _insert_events_any() -> sa.Insert:
-    return sa.insert(EVENTS).returning(EVENTS.c.id)
-
-
-@cache
-def _event_outcome() -> sa.Update:
-    return sa.update(EVENTS).where(EVENTS.c.id == sa.bindparam("row_id"))
+    return sorted(row.id for row in insert_many(conn, EVENTS, rows, ("id",)))
 
 
 @cache
