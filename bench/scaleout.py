@@ -5,9 +5,10 @@ against an SMTP sink that takes 20 ms per message (the provider is the bottlenec
     .venv/bin/python bench/scaleout.py --messages 3000 --workers 4 --delay-ms 50
 
 Each run gets a fresh database with ``--messages`` orders past their ship-by date,
-detected in this process so their notifications are due at once; then the workers start
-(``python -m notifier.cli worker``, each with ``--connections`` SMTP connections and
-twice as many messages in flight) and dispatch them on their own scheduler. The rate is taken from
+detected in this process and held back until the workers (``python -m notifier.cli
+worker``, each with ``--connections`` SMTP connections and twice as many messages in
+flight) are all up, then made due at once; the workers dispatch them on their own
+scheduler. The rate is taken from
 the sink's acceptance times, first to last message, so start-up is not counted. Figures
 go to stdout, the last line is ONE JSON object (bench, database, messages, delay_ms,
 connections, workers, one_worker_per_s, workers_per_s, ratio); nothing is asserted.
@@ -79,6 +80,29 @@ def config_file(path: Path, url: str, tmp: Path, port: int, connections: int) ->
     return path
 
 
+def hold_back(url: str, until: datetime | None) -> None:
+    """Make the seeded notifications due at ``until`` (None: now, in the database's time)."""
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        if until is None:
+            conn.execute(sa.text("UPDATE notifications SET due_at = now() "
+                                 "WHERE kind = 'message' AND status = 'pending'"))
+        else:
+            conn.execute(sa.text("UPDATE notifications SET due_at = :t "
+                                 "WHERE kind = 'message' AND status = 'pending'"), {"t": until})
+    engine.dispose()
+
+
+def connected(url: str) -> int:
+    """Sessions other than this one on the bench database (each worker keeps its own)."""
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        n = conn.execute(sa.text("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                                 "current_database() AND pid <> pg_backend_pid()")).scalar_one()
+    engine.dispose()
+    return int(n)
+
+
 def sent_count(url: str) -> int:
     engine = sa.create_engine(url)
     with engine.connect() as conn:
@@ -98,7 +122,11 @@ def run(workers: int, args: argparse.Namespace) -> tuple[int, float]:
                             paths={"data_dir": tmp, "rules_dir": REPO / "rules",
                                    "templates_dir": REPO / "templates"},
                             delivery={"frequency_caps": {}})
-        due = seed(settings, args.messages, datetime.now(UTC))
+        now = datetime.now(UTC)
+        due = seed(settings, args.messages, now)
+        # Held back until every worker is up (its scheduler polling the database), then
+        # due at once: a worker that started later would otherwise find less to do.
+        hold_back(url, now + timedelta(days=1))
         config = config_file(tmp / "config.toml", url, tmp, port, args.connections)
         log = tmp / "accepted.txt"
         sink = start_sink(port, log, args.delay_ms)
@@ -108,6 +136,10 @@ def run(workers: int, args: argparse.Namespace) -> tuple[int, float]:
                  for _ in range(workers)]
         deadline = time.monotonic() + args.timeout_s
         try:
+            while connected(url) < workers and time.monotonic() < deadline:
+                time.sleep(0.5)
+            time.sleep(2)  # past the first pass of the last one up
+            hold_back(url, None)
             while sent_count(url) < due and time.monotonic() < deadline:
                 time.sleep(0.5)
         finally:
