@@ -125,6 +125,7 @@ class Kind(StrEnum):
     SUPPORT = "support"  # an escalation email to the support inbox
     WEBHOOK = "webhook"  # offer.issued, offer.voided, escalation.created, pool alerts
     SHOPIFY = "shopify"  # a Shopify Admin API call (discount creation)
+    TEST = "test"  # a template editor's test send: the rendered message in the payload
 
 
 Message = EmailMessage | SmsMessage | PushMessage | WebhookCall | ShopCall

@@ -24,6 +24,8 @@ from notifier.console.pages import (
     customers,
     dashboard,
     deliveries,
+    editor_rules,
+    editor_templates,
     health,
     offers,
     rules,
@@ -95,7 +97,8 @@ def build_console(runtime: Runtime) -> FastAPI:
         await run_in_threadpool(_save_locale, runtime, visitor, locale)
         return console.redirect(_safe_next(next))
 
-    for page in (dashboard, rules, deliveries, customers, offers, health, audit):
+    for page in (dashboard, rules, deliveries, customers, offers, health, audit,
+                 editor_templates, editor_rules):
         app.include_router(page.build(console))
     return app
 

@@ -75,6 +75,7 @@ from notifier.runtime import Runtime
 from notifier.store import outbox
 from notifier.store.db import transaction
 from notifier.store.tables import Notification
+from notifier.testsend import from_payload
 from notifier.track.links import Tracked, link_token, open_token, rewrite
 from notifier.track.surveys import survey_links
 from notifier.track.tokens import sign
@@ -292,6 +293,9 @@ class Dispatcher:
             outgoing = Outgoing(n.key, ShopCall(operation=n.template, data=data,
                                                 delivery_id=n.id or 0))
             channel = "shopify"
+        elif n.kind == Kind.TEST:
+            outgoing = Outgoing(n.key, from_payload(payload))
+            channel = n.channel or ""
         else:
             return Finish("failed", f"unknown outbox kind {n.kind!r}")
         if channel not in self.channels:

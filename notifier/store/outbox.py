@@ -231,6 +231,20 @@ def enqueue(session: Session, *, kind: str, channel: str, key: str, recipient: s
     return int(found or 0)
 
 
+def find(session: Session, *, key: str) -> Notification | None:
+    """The row queued under ``key``, if any."""
+    return session.exec(select(Notification).where(Notification.key == key)).first()
+
+
+def count_since(session: Session, *, kind: str, origin: tuple[str, int],
+                since: datetime) -> int:
+    """Rows of ``kind`` queued by ``origin`` (kind, id) since ``since`` (rate limits)."""
+    stmt = select(sa.func.count()).select_from(Notification).where(
+        Notification.kind == kind, Notification.entity_kind == origin[0],
+        Notification.entity_id == origin[1], col(Notification.detected_at) >= since)
+    return int(session.exec(stmt).one())
+
+
 def cancel(session: Session, *, key: str, reason: str) -> bool:
     """Withdraw a queued delivery not yet sent; False when it was sent (or never queued)."""
     done = session.execute(
