@@ -30,7 +30,7 @@ OPTIONS = {"templates/**.html": {"extensions": "jinja2.ext.i18n", "trim_blocks":
                                  "lstrip_blocks": "True"}}
 # Words that are the same in every language: the product's name, the language switch
 # (each language named in itself), units and the JSON format name.
-LITERAL_OK = {"notifier", "English", "Polski", "ms", "JSON"}
+LITERAL_OK = {"notifier", "English", "Polski", "ms", "JSON", "TOML"}
 
 
 def _extracted() -> set[str]:

@@ -91,7 +91,8 @@ def render_draft(composer: Composer, message: str, locale: str, ctx: RenderConte
         try:
             rendered = composer.render(message, channel, ctx, locale=locale)
         except (TemplateError, RecipientError) as exc:
-            result.errors[channel.value] = str(exc)
+            # Shown as the check shows paths: relative to templates/.
+            result.errors[channel.value] = str(exc).replace(f"{composer.templates_dir}/", "")
             continue
         if isinstance(rendered, EmailMessage):
             result.email = rendered
