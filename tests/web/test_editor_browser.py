@@ -28,9 +28,11 @@ import pytest
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, Page, expect
 from sqlmodel import select
+from typer.testing import CliRunner
 
 from notifier import authoring
 from notifier.app import create_app
+from notifier.cli import app as cli
 from notifier.clock import FrozenClock
 from notifier.config import Settings
 from notifier.console.auth import Role, add_user
@@ -51,6 +53,8 @@ EMAIL_HTML = f"{NAME}/pl/email.html"
 DAY = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)  # after the seeded history, office hours
 NEW_TEXT = "Paczka wyjedzie jeszcze dziś."
 UNDEFINED = " {{ nieznana_zmienna }}"
+CONSENT = [{"channel": "email", "purpose": "marketing", "granted": True,
+            "at": "2026-01-01T00:00:00Z"}]
 
 
 @pytest.fixture
@@ -256,5 +260,86 @@ def test_marketer_edits_checks_tests_publishes_and_restores_an_email(
         expect(editor(page, EMAIL_HTML)).to_be_visible()
         snap(page, tmp_path, "template-editor-phone")
         page.set_viewport_size(WIDE)
+    finally:
+        context.close()
+
+
+def abandoned_cart(client: TestClient, at: datetime) -> None:
+    response = client.post("/v1/carts", headers=API, json={
+        "external_id": "K-new", "currency": "PLN", "value": "120.00",
+        "items": [{"name": "Czajnik", "quantity": 1, "price": "120.00"}],
+        "recovery_url": "https://sklep.example.pl/cart/K-new",
+        "last_activity_at": at.isoformat(),
+        "customer": {"external_id": "c-new", "email": "nowa@example.pl", "locale": "pl",
+                     "consents": CONSENT}})
+    assert response.status_code in (200, 201, 202), response.text
+
+
+def cart_reminders(runtime: Runtime) -> list[Notification]:
+    with runtime.sessions() as session:
+        return list(session.exec(select(Notification).where(
+            Notification.rule == "cart-abandoned", Notification.step == 0,
+            Notification.recipient == "nowa@example.pl")).all())
+
+
+def test_operator_changes_a_delay_simulates_as_the_cli_and_a_worker_applies_it(
+        shop: TestClient, worker: Worker, live_url: str, browser: Browser, runtime: Runtime,
+        clock: FrozenClock, tmp_path: Path) -> None:
+    context, page = browser_sign_in(browser, live_url, "operator")
+    try:
+        page.get_by_role("navigation").get_by_role("link", name="Rules").click()
+        page.locator("#rule-cart-abandoned").get_by_role("link", name="Edit rule").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("cart-abandoned")
+        delay = page.locator('input[name="steps[0].delay"]')
+        expect(delay).to_have_value("0h")
+        delay.fill("2h")
+        toml = editor(page, "toml")
+        expect(toml).to_contain_text('delay = "2h"                     # 1 h po ostatniej')
+        expect(page.locator("#rule-problems")).to_contain_text("No problems")
+
+        page.locator("input[name=sim_from]").fill("2026-11-30")
+        page.locator("input[name=sim_to]").fill("2026-12-03")
+        page.get_by_role("button", name="Simulate", exact=True).click()
+        printed = page.locator("pre.sim-printed")
+        expect(printed).to_contain_text("cart-abandoned step 1 [cart_reminder]")
+        shown = printed.inner_text()
+        first_step = page.locator('#simulation tr[data-step="1"] .sim-messages')
+        assert int(first_step.inner_text()) > 0
+        page.set_viewport_size({"width": 1280, "height": 1500})
+        page.evaluate("window.scrollTo(0, 0)")
+        page.locator("#simulation").scroll_into_view_if_needed()
+        snap(page, tmp_path, "rule-editor")
+        page.set_viewport_size(WIDE)
+
+        page.get_by_label(re.compile("Note")).fill("first reminder three hours after")
+        page.get_by_role("button", name="Save draft").click()
+        expect(page.get_by_role("status")).to_contain_text("saved")
+        config = tmp_path / "config.toml"
+        paths = runtime.settings.paths
+        config.write_text(f'[database]\nurl = "{runtime.settings.database_url}"\n'
+                          f'[paths]\nrules_dir = "{paths.rules_dir}"\n'
+                          f'templates_dir = "{paths.templates_dir}"\n'
+                          f'data_dir = "{paths.data_dir}"\n', encoding="utf-8")
+        result = CliRunner().invoke(cli, [
+            "--config", str(config), "rules", "simulate", "--from", "2026-11-30",
+            "--to", "2026-12-03", "--rule", "cart-abandoned", "--draft", "cart-abandoned"])
+        assert result.exit_code == 0, result.output
+        assert result.output.strip() == shown.strip()
+
+        # A worker already running (built before the publish) applies it at its next tick.
+        page.get_by_role("button", name="Publish", exact=True).click()
+        expect(page.get_by_role("status")).to_contain_text("is published")
+        abandoned_cart(shop, DAY + timedelta(minutes=5))
+        worker.tick(clock, DAY + timedelta(hours=1, minutes=35))  # the old first step was due
+        assert [n for n in cart_reminders(runtime) if n.status == "sent"] == []
+        worker.tick(clock, DAY + timedelta(hours=3, minutes=10))
+        [sent] = cart_reminders(runtime)
+        assert sent.status == "sent"
+        assert sent.sent_at == DAY + timedelta(hours=3, minutes=10)
+
+        page.set_viewport_size(PHONE)
+        page.goto(f"{live_url}/console/editor/rules/cart-abandoned")
+        expect(page.locator('input[name="steps[0].delay"]')).to_have_value("2h")
+        snap(page, tmp_path, "rule-editor-phone")
     finally:
         context.close()

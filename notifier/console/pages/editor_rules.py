@@ -23,6 +23,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from notifier import authoring
 from notifier.console.auth import Permission
+from notifier.console.pages import editor_saving
 from notifier.console.pages.editor_ruleform import (
     FormError,
     locate,
@@ -172,8 +173,8 @@ def build(console: Console) -> APIRouter:
     def save_and_publish(name: str, text: str, note: str, visitor: Visitor, publish: bool
                          ) -> tuple[int, list[str]]:
         with transaction(runtime.sessions) as session:
-            version = authoring.save_draft(session, KIND, name, {file_of(name): text},
-                                           author=actor(visitor), note=note, now=console.now())
+            version = editor_saving.save(session, KIND, name, {file_of(name): text},
+                                         author=actor(visitor), note=note, now=console.now())
         if not publish:
             return version.number, []
         with transaction(runtime.sessions) as session:

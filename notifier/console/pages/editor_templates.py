@@ -26,6 +26,7 @@ from notifier import authoring
 from notifier.compose import RecipientError, RenderContext
 from notifier.compose.samples import purpose_of, sample_context, scenarios
 from notifier.console.auth import Permission
+from notifier.console.pages import editor_saving
 from notifier.console.pages.editor_preview import FILES, Rendered, render_draft
 from notifier.console.web import BASE, Console, Visitor
 from notifier.domain import Channel, EmailMessage, SmsMessage
@@ -288,8 +289,8 @@ def build(console: Console) -> APIRouter:
     def save_and_publish(draft: Draft, note: str, visitor: Visitor, publish: bool
                          ) -> tuple[int, list[str]]:
         with transaction(runtime.sessions) as session:
-            version = authoring.save_draft(session, KIND, draft.name, draft.files,
-                                           author=actor(visitor), note=note, now=console.now())
+            version = editor_saving.save(session, KIND, draft.name, draft.files,
+                                         author=actor(visitor), note=note, now=console.now())
         if not publish:
             return version.number, []
         with transaction(runtime.sessions) as session:

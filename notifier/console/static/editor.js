@@ -40,10 +40,14 @@
     const view = views.get(name);
     if (!view) return;
     const area = document.querySelector(`textarea[name="${CSS.escape(name)}"]`);
-    if (view.state.doc.toString() === text) return;
+    const old = view.state.doc.toString();
+    if (old === text) return;
+    let at = 0;  // the first changed character: shown, so a field edit is seen in the TOML
+    while (at < old.length && at < text.length && old[at] === text[at]) at++;
     quiet = true;
     try {
-      view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: text } });
+      view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: text },
+                      effects: CM.EditorView.scrollIntoView(Math.min(at, text.length), { y: "center" }) });
       if (area) area.value = text;
     } finally { quiet = false; }
   }
