@@ -53,9 +53,12 @@ def test_preview_checks_publish_refuses_then_publishes_and_restores(
     form = {**files, EMAIL: broken, "locale": "pl", "sample": "sample:", "csrf": csrf}
     preview = client.post(f"/console/editor/templates/{NAME}/preview", data=form,
                           headers={"hx-request": "true"})
-    assert preview.status_code == 200
+    assert preview.status_code == 200 and "nope" in preview.text  # the email's render error
+    assert f"/console/editor/templates/{NAME}/check" in preview.text  # fetched after
+    check = client.post(f"/console/editor/templates/{NAME}/check", data=form,
+                        headers={"hx-request": "true"})
     found = re.search(r'<script type="application/json" id="editor-problems">(.*?)</script>',
-                      preview.text, re.DOTALL)
+                      check.text, re.DOTALL)
     assert found
     problems = json.loads(found.group(1))
     line = broken.splitlines().index("<p>{{ nope }}</p>") + 1

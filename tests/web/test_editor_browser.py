@@ -53,6 +53,9 @@ EMAIL_HTML = f"{NAME}/pl/email.html"
 DAY = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)  # after the seeded history, office hours
 NEW_TEXT = "Paczka wyjedzie jeszcze dziś."
 UNDEFINED = " {{ nieznana_zmienna }}"
+# How long a preview may take to come back on a loaded machine (each wait ends as soon as
+# the element is there; nothing asserts a duration).
+PREVIEW = {"timeout": 30_000}
 CONSENT = [{"channel": "email", "purpose": "marketing", "granted": True,
             "at": "2026-01-01T00:00:00Z"}]
 
@@ -179,26 +182,27 @@ def test_marketer_edits_checks_tests_publishes_and_restores_an_email(
         expect(page.get_by_role("heading", level=1)).to_have_text(NAME)
         expect(page.locator("input[name=locale][value=pl]")).to_be_checked()
         desktop = page.frame_locator("iframe.message.desktop")
-        expect(desktop.locator("body")).to_contain_text("Pani Anno")  # the shipped sample
+        # The shipped sample first.
+        expect(desktop.locator("body")).to_contain_text("Pani Anno", **PREVIEW)
 
         page.get_by_placeholder(re.compile("e-mail, name")).fill("zofia")
         page.get_by_role("button", name=re.compile("Zofia Przybyszewska")).click()
-        expect(desktop.locator("body")).to_contain_text("Pani Zofio")  # vocative
-        expect(page.locator("details.variables")).to_contain_text("Zofia")
+        expect(desktop.locator("body")).to_contain_text("Pani Zofio", **PREVIEW)  # vocative
+        expect(page.locator("details.variables")).to_contain_text("Zofia", **PREVIEW)
 
         html = editor(page, EMAIL_HTML)
         html.locator(".cm-line", has_text="customer|greeting").click()
         cursor_after(page, EMAIL_HTML, "customer|greeting")
         page.keyboard.insert_text(f" {NEW_TEXT}")
-        expect(desktop.locator("body")).to_contain_text(NEW_TEXT)
+        expect(desktop.locator("body")).to_contain_text(NEW_TEXT, **PREVIEW)
         snap(page, tmp_path, "template-editor")
 
         page.keyboard.insert_text(UNDEFINED)
         line = original.files[EMAIL_HTML].splitlines().index(
             next(s for s in original.files[EMAIL_HTML].splitlines() if "greeting" in s)) + 1
         problem = page.locator(f'.problems li[data-file="{EMAIL_HTML}"][data-line="{line}"]')
-        expect(problem).to_contain_text("nieznana_zmienna")
-        expect(html.locator(".cm-lint-marker-error")).to_have_count(1)
+        expect(problem).to_contain_text("nieznana_zmienna", **PREVIEW)
+        expect(html.locator(".cm-lint-marker-error")).to_have_count(1, **PREVIEW)
         snap(page, tmp_path, "template-editor-problem")
 
         page.get_by_role("button", name="Publish", exact=True).click()
@@ -212,13 +216,13 @@ def test_marketer_edits_checks_tests_publishes_and_restores_an_email(
         cursor_after(page, EMAIL_HTML, "nieznana_zmienna")
         for _ in UNDEFINED:
             page.keyboard.press("Backspace")
-        expect(page.locator(".problems-card.clean")).to_be_visible()
-        expect(html.locator(".cm-lint-marker-error")).to_have_count(0)
-        expect(desktop.locator("body")).to_contain_text(NEW_TEXT)
+        expect(page.locator(".problems-card.clean")).to_be_visible(**PREVIEW)
+        expect(html.locator(".cm-lint-marker-error")).to_have_count(0, **PREVIEW)
+        expect(desktop.locator("body")).to_contain_text(NEW_TEXT, **PREVIEW)
 
         page.get_by_label(re.compile("To \\(e-mail")).fill("tester@example.pl")
         page.get_by_role("button", name="Send test").click()
-        expect(page.locator("#test-result")).to_contain_text("tester@example.pl")
+        expect(page.locator("#test-result")).to_contain_text("tester@example.pl", **PREVIEW)
         worker.tick(clock, DAY + timedelta(minutes=1))
         worker.tick(clock, DAY + timedelta(minutes=2))  # once: a second pass sends nothing
         tests = [m for m in smtp.messages if "tester@example.pl" in m.rcpt_tos]
@@ -236,7 +240,7 @@ def test_marketer_edits_checks_tests_publishes_and_restores_an_email(
 
         page.get_by_label(re.compile("Note")).fill("dziś wysyłamy")
         page.get_by_role("button", name="Compare with live").click()
-        expect(page.locator("#review .dadd")).to_contain_text(NEW_TEXT)
+        expect(page.locator("#review .dadd")).to_contain_text(NEW_TEXT, **PREVIEW)
         page.get_by_role("button", name="Publish", exact=True).click()
         expect(page.get_by_role("status")).to_contain_text("is published")
 
@@ -293,15 +297,20 @@ def test_operator_changes_a_delay_simulates_as_the_cli_and_a_worker_applies_it(
         delay = page.locator('input[name="steps[0].delay"]')
         expect(delay).to_have_value("0h")
         delay.fill("2h")
-        toml = editor(page, "toml")
-        expect(toml).to_contain_text('delay = "2h"                     # 1 h po ostatniej')
-        expect(page.locator("#rule-problems")).to_contain_text("No problems")
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        # CodeMirror draws only the lines in view: the document is read from the editor.
+        page.wait_for_function("""() => window.NotifierEditor.views.get("toml").state.doc
+            .toString().includes('delay = "2h"                     # 1 h po ostatniej')""",
+                               **PREVIEW)
+        expect(editor(page, "toml")).to_contain_text('delay = "2h"', **PREVIEW)  # scrolled to
+        expect(page.locator("#rule-problems")).to_contain_text("No problems", **PREVIEW)
 
         page.locator("input[name=sim_from]").fill("2026-11-30")
         page.locator("input[name=sim_to]").fill("2026-12-03")
         page.get_by_role("button", name="Simulate", exact=True).click()
         printed = page.locator("pre.sim-printed")
-        expect(printed).to_contain_text("cart-abandoned step 1 [cart_reminder]")
+        expect(printed).to_contain_text("cart-abandoned step 1 [cart_reminder]", **PREVIEW)
         shown = printed.inner_text()
         first_step = page.locator('#simulation tr[data-step="1"] .sim-messages')
         assert int(first_step.inner_text()) > 0
@@ -310,6 +319,7 @@ def test_operator_changes_a_delay_simulates_as_the_cli_and_a_worker_applies_it(
         page.locator("#simulation").scroll_into_view_if_needed()
         snap(page, tmp_path, "rule-editor")
         page.set_viewport_size(WIDE)
+        assert errors == []
 
         page.get_by_label(re.compile("Note")).fill("first reminder three hours after")
         page.get_by_role("button", name="Save draft").click()

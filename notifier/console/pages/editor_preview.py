@@ -14,17 +14,21 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 from notifier.compose import Composer, RecipientError, RenderContext
 from notifier.compose import sms as sms_rules
 from notifier.compose.layout import PARTS
 from notifier.compose.views import namespace
+from notifier.config import Settings
 from notifier.domain import Channel, EmailMessage, PushMessage, SmsMessage
 from notifier.errors import TemplateError
 
@@ -65,6 +69,29 @@ class Rendered:
     errors: dict[str, str] = field(default_factory=dict)  # channel -> why it did not render
     problems: list[Problem] = field(default_factory=list)
     variables: list[tuple[str, str]] = field(default_factory=list)
+
+
+@contextmanager
+def draft_composer(published: Path, settings: Settings, name: str, files: Mapping[str, str]
+                   ) -> Iterator[Composer]:
+    """A composer over the published set (a directory, see
+    :class:`notifier.authoring.published.PublishedSet`) with ``files`` as folder ``name``:
+    the other folders are linked, not copied, and nothing is compiled ahead, so a preview
+    costs the templates it renders (the check is :func:`notifier.authoring.check_draft`)."""
+    with tempfile.TemporaryDirectory(prefix="notifier-preview-") as tmp:
+        root = Path(tmp) / "templates"
+        root.mkdir()
+        for entry in published.iterdir():
+            if entry.name != name and not entry.name.startswith("."):
+                (root / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
+        for path, text in files.items():
+            target = root / path
+            if not path.startswith(f"{name}/") or ".." in Path(path).parts:
+                raise TemplateError(f"{path}: not a file of {name}")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        yield Composer(root, settings.shop, from_addr=settings.email.from_,
+                       sms_max_segments=settings.delivery.sms_max_segments)
 
 
 def locate(text: str, message: str) -> Problem:

@@ -23,11 +23,18 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
 from notifier import authoring
+from notifier.authoring.published import PublishedSet
 from notifier.compose import RecipientError, RenderContext
 from notifier.compose.samples import purpose_of, sample_context, scenarios
 from notifier.console.auth import Permission
 from notifier.console.pages import editor_saving
-from notifier.console.pages.editor_preview import FILES, Rendered, render_draft
+from notifier.console.pages.editor_preview import (
+    FILES,
+    Rendered,
+    draft_composer,
+    locate,
+    render_draft,
+)
 from notifier.console.web import BASE, Console, Visitor
 from notifier.domain import Channel, EmailMessage, SmsMessage
 from notifier.errors import NotifierError, TemplateError
@@ -90,6 +97,8 @@ def build(console: Console) -> APIRouter:
     runtime = console.runtime
     settings = runtime.settings
     region = settings.shop.country
+    # The published templates as a directory (written once per live set, as workers do).
+    published = PublishedSet(runtime.sessions, KIND, settings.paths.data_dir / "published")
 
     def actor(visitor: Visitor) -> str:
         return visitor.user.email if visitor.user else "?"
@@ -179,24 +188,42 @@ def build(console: Console) -> APIRouter:
                 return ctx, draft.sample
         return sample_context(draft.name, draft.locale, settings.shop), SAMPLE_PREFIX
 
-    def preview_of(draft: Draft) -> dict[str, Any]:
+    def preview_of(draft: Draft, *, check: bool = True) -> dict[str, Any]:
+        """The draft rendered (and checked, unless the page asks for the check apart)."""
         with runtime.sessions() as session:
             ctx, chosen = context_for(session, draft)
-            problems = authoring.check_draft(session, settings, KIND, draft.name, draft.files)
-            with authoring.composer_for(session, settings, name=draft.name,
-                                        files=draft.files) as composer:
-                rendered = render_draft(composer, draft.name, draft.locale, ctx, problems)
-        return {"rendered": rendered, "chosen": chosen,
+            problems = (authoring.check_draft(session, settings, KIND, draft.name, draft.files)
+                        if check else [])
+        with draft_composer(published.directory(), settings, draft.name,
+                            draft.files) as composer:
+            rendered = render_draft(composer, draft.name, draft.locale, ctx, problems)
+        return {"rendered": rendered, "chosen": chosen, "checked": check,
                 "problems_json": problems_json(rendered)}
+
+    def problems_of(draft: Draft) -> Rendered:
+        with runtime.sessions() as session:
+            problems = authoring.check_draft(session, settings, KIND, draft.name, draft.files)
+        return Rendered(draft.locale, problems=[locate(p, draft.name) for p in problems])
 
     @router.post("/editor/templates/{name}/preview", response_class=HTMLResponse)
     async def preview(name: str, request: Request,
                       visitor: Visitor = Depends(console.action(Permission.TEMPLATES))
                       ) -> HTMLResponse:
         draft = draft_of(name, await _form(request), settings.shop.default_locale)
-        found = await run_in_threadpool(preview_of, draft)
+        # Rendered first; the check (the slower half) is fetched by the partial itself.
+        found = await run_in_threadpool(lambda: preview_of(draft, check=False))
         return console.render(request, visitor, "_editor_preview.html", name=name,
                               draft=draft, **found)
+
+    @router.post("/editor/templates/{name}/check", response_class=HTMLResponse)
+    async def check(name: str, request: Request,
+                    visitor: Visitor = Depends(console.action(Permission.TEMPLATES))
+                    ) -> HTMLResponse:
+        draft = draft_of(name, await _form(request), settings.shop.default_locale)
+        rendered = await run_in_threadpool(problems_of, draft)
+        return console.render(request, visitor, "_editor_problems.html", name=name,
+                              rendered=rendered, checked=True,
+                              problems_json=problems_json(rendered))
 
     @router.get("/editor/templates/{name}/samples", response_class=HTMLResponse)
     async def samples(name: str, request: Request, q: str = "",
@@ -223,13 +250,13 @@ def build(console: Console) -> APIRouter:
                                   "subscription; preview the card instead")
         with runtime.sessions() as session:
             ctx, _ = context_for(session, draft)
-            ctx = addressed(ctx, channel, to)
-            with authoring.composer_for(session, settings, name=draft.name,
-                                        files=draft.files) as composer:
-                try:
-                    message = composer.render(draft.name, channel, ctx, locale=draft.locale)
-                except (TemplateError, RecipientError) as exc:
-                    raise RefusedTestSend(str(exc)) from exc
+        ctx = addressed(ctx, channel, to)
+        with draft_composer(published.directory(), settings, draft.name,
+                            draft.files) as composer:
+            try:
+                message = composer.render(draft.name, channel, ctx, locale=draft.locale)
+            except (TemplateError, RecipientError) as exc:
+                raise RefusedTestSend(str(exc)) from exc
         assert isinstance(message, EmailMessage | SmsMessage)
         marked = mark_as_test(replace(message, to=to))
         assert visitor.user is not None and visitor.user.id is not None
