@@ -234,7 +234,7 @@ def test_marketer_edits_checks_tests_publishes_and_restores_an_email(
         with runtime.sessions() as session:
             [row] = session.exec(select(Notification).where(Notification.kind == "test")).all()
             counted = daily_counts(session, start=DAY - timedelta(days=30),
-                                   end=DAY + timedelta(days=1))
+                                   end=DAY + timedelta(days=1), timezone="Europe/Warsaw")
         assert row.status == "sent" and row.recipient == "tester@example.pl"
         assert counted and not [c for c in counted if c.rule == row.rule]
 
