@@ -74,20 +74,27 @@ def insert_new(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, An
 
 def _pg_insert_new(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]], *,
                    key: str, count_by: tuple[str, ...]) -> Counter[tuple[Any, ...]]:
+    # A column with one value for the whole batch (the rule, the moment, the status...)
+    # goes as one parameter, the others as arrays: psycopg dumps arrays element by element.
     names = list(rows[0])
-    arrays, columns = [], []
+    arrays: dict[str, Any] = {}
+    columns: dict[str, Any] = {}
     for name in names:
         kind = table.c[name].type
         values = [r[name] for r in rows]
+        first = values[0]
+        if name != key and all(v == first for v in values):
+            columns[name] = sa.bindparam(f"c_{name}", first, type_=kind)
+            continue
         if isinstance(kind, sa.JSON):  # an array of JSON texts; a list would be a dimension
             values, kind = [None if v is None else json.dumps(v) for v in values], sa.Text()
-        arrays.append(sa.bindparam(f"v_{name}", values, type_=ARRAY(kind)))
-    unnested = sa.func.unnest(*arrays).table_valued(*names).render_derived()
-    for name in names:
+        arrays[name] = sa.bindparam(f"v_{name}", values, type_=ARRAY(kind))
+    unnested = sa.func.unnest(*arrays.values()).table_valued(*arrays).render_derived()
+    for name in arrays:
         value = unnested.c[name]
-        columns.append(sa.cast(value, sa.JSON) if isinstance(table.c[name].type, sa.JSON)
-                       else value)
-    stmt = (pg_insert(table).from_select(names, sa.select(*columns))
+        columns[name] = (sa.cast(value, sa.JSON) if isinstance(table.c[name].type, sa.JSON)
+                         else value)
+    stmt = (pg_insert(table).from_select(names, sa.select(*(columns[n] for n in names)))
             .on_conflict_do_nothing(index_elements=[key])
             .returning(*(table.c[c] for c in count_by)))
     return Counter(tuple(r) for r in conn.execute(stmt))

@@ -56,6 +56,12 @@ _CUSTOMER_COLUMNS = _columns(Customer, CustomerSnapshot, "id")
 _SHIPMENT_COLUMNS = _columns(Shipment, ShipmentSnapshot, "id", "order_id")
 
 
+def due_exists(kind: str, now: datetime) -> sa.Exists:
+    """Whether any row of ``kind`` is due at ``now`` (one index probe)."""
+    table = _table(_TABLES[kind])
+    return sa.exists().where(table.c.next_check_at <= now)
+
+
 def due_rows(conn: sa.Connection, kind: str, now: datetime, limit: int) -> Sequence[Row]:
     """Up to ``limit`` rows of ``kind`` whose ``next_check_at`` has come, earliest first.
 
@@ -80,7 +86,7 @@ def _by_id(conn: sa.Connection, columns: tuple[sa.Column[Any], ...],
         return {}
     table = columns[0].table
     stmt = sa.select(*columns).where(among(conn, table.c.id, wanted))
-    return {r.id: r for r in conn.execute(stmt)}
+    return {r.id: r for r in conn.execute(stmt).all()}
 
 
 def _latest_shipments(conn: sa.Connection, order_ids: list[int]) -> dict[int, Row]:
@@ -90,7 +96,7 @@ def _latest_shipments(conn: sa.Connection, order_ids: list[int]) -> dict[int, Ro
     table = _table(Shipment)
     latest: dict[int, Row] = {}
     stmt = sa.select(*_SHIPMENT_COLUMNS).where(among(conn, table.c.order_id, order_ids))
-    for shipment in conn.execute(stmt):
+    for shipment in conn.execute(stmt).all():
         held = latest.get(shipment.order_id)
         if held is None or shipment.id > held.id:
             latest[shipment.order_id] = shipment
