@@ -56,10 +56,16 @@ _CUSTOMER_COLUMNS = _columns(Customer, CustomerSnapshot, "id")
 _SHIPMENT_COLUMNS = _columns(Shipment, ShipmentSnapshot, "id", "order_id")
 
 
-def due_exists(kind: str, now: datetime) -> sa.Exists:
-    """Whether any row of ``kind`` is due at ``now`` (one index probe)."""
+def due_probe(kind: str, now: datetime) -> sa.ScalarSelect[Any]:
+    """The id of a row of ``kind`` due at ``now``, else NULL: one index probe.
+
+    Ordered by ``next_check_at`` like the batch query, so PostgreSQL walks that index.
+    With ``EXISTS`` its planner may choose a sequential scan when its statistics expect
+    many due rows (just after a big tick) and, none being left, read the whole table.
+    """
     table = _table(_TABLES[kind])
-    return sa.exists().where(table.c.next_check_at <= now)
+    return (sa.select(table.c.id).where(table.c.next_check_at <= now)
+            .order_by(table.c.next_check_at).limit(1).scalar_subquery())
 
 
 def due_rows(conn: sa.Connection, kind: str, now: datetime, limit: int) -> Sequence[Row]:

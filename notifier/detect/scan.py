@@ -25,7 +25,7 @@ from notifier.detect.bulk import among, insert_new, set_by_id
 from notifier.detect.episodes import episode_token, legacy_key
 from notifier.detect.evaluate import Evaluation, evaluate
 from notifier.detect.facts import Facts
-from notifier.detect.load import due_exists, due_rows, facts_of
+from notifier.detect.load import due_probe, due_rows, facts_of
 from notifier.detect.rules import Rule, RuleSet
 from notifier.detect.sampling import assign, customer_key
 from notifier.store.db import transaction
@@ -74,9 +74,9 @@ def _kinds_due(factory: sessionmaker[Session], kinds: frozenset[str],
     if not kinds:
         return set()
     with factory() as session:
-        flags = session.connection().execute(sa.select(*(due_exists(kind, now).label(kind)
+        found = session.connection().execute(sa.select(*(due_probe(kind, now).label(kind)
                                                         for kind in sorted(kinds)))).one()
-    return {kind for kind, due in flags._asdict().items() if due}
+    return {kind for kind, row_id in found._asdict().items() if row_id is not None}
 
 
 def _scan_batch(
