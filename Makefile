@@ -26,12 +26,13 @@ run: $(VENV)/.installed
 	$(BIN)/notifier serve
 
 # The services the suite needs (PostgreSQL running, Chromium installed) are set up first by
-# scripts/test-services.sh; make stops with pytest's exit status when a test fails.
+# scripts/test-services.sh; the suite runs as two pytest processes at once
+# (scripts/run-tests.sh); make stops with pytest's exit status when a test fails.
 test: $(VENV)/.installed-dev
 	scripts/test-services.sh
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/pytest $(PYTEST_ARGS)
+	PYTEST=$(BIN)/pytest scripts/run-tests.sh $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
