@@ -296,6 +296,10 @@ def test_operator_changes_a_delay_simulates_as_the_cli_and_a_worker_applies_it(
         expect(page.get_by_role("heading", level=1)).to_have_text("cart-abandoned")
         delay = page.locator('input[name="steps[0].delay"]')
         expect(delay).to_have_value("0h")
+        # The scripts are deferred: an edit typed before htmx and the editors are bound
+        # would raise no request (the heading shows earlier than that).
+        page.wait_for_function("() => window.NotifierEditor && window.htmx"
+                               " && window.NotifierEditor.views.has('toml')", **PREVIEW)
         delay.fill("2h")
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
