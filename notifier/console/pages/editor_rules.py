@@ -54,8 +54,7 @@ def build(console: Console) -> APIRouter:
     runtime = console.runtime
     settings = runtime.settings
 
-    def actor(visitor: Visitor) -> str:
-        return visitor.user.email if visitor.user else "?"
+    actor = editor_saving.actor
 
     def choices() -> dict[str, Any]:
         with runtime.sessions() as session:
@@ -209,21 +208,7 @@ def build(console: Console) -> APIRouter:
                    visitor: Visitor = Depends(console.action(Permission.RULES))) -> Response:
         return await save_or_publish(name, request, visitor, publish=False)
 
-    @router.post("/editor/rules/{name}/restore/{version_id}")
-    async def restore(name: str, version_id: int,
-                      visitor: Visitor = Depends(console.action(Permission.RULES))) -> Response:
-        def run() -> list[str]:
-            with transaction(runtime.sessions) as session:
-                return authoring.restore(session, settings, KIND, name, version_id,
-                                         author=actor(visitor), now=console.now())
-
-        try:
-            problems = await run_in_threadpool(run)
-        except authoring.VersionError as exc:
-            raise HTTPException(404, "notfound") from exc
-        if problems:
-            raise HTTPException(400, "; ".join(problems))
-        return console.redirect(f"{BASE}/editor/rules/{name}?restored={version_id}")
+    editor_saving.add_restore_route(router, console, KIND, Permission.RULES)
 
     return router
 

@@ -100,8 +100,7 @@ def build(console: Console) -> APIRouter:
     # The published templates as a directory (written once per live set, as workers do).
     published = PublishedSet(runtime.sessions, KIND, settings.paths.data_dir / "published")
 
-    def actor(visitor: Visitor) -> str:
-        return visitor.user.email if visitor.user else "?"
+    actor = editor_saving.actor
 
     # -- reading -----------------------------------------------------------------------
 
@@ -356,22 +355,7 @@ def build(console: Console) -> APIRouter:
                    ) -> Response:
         return await save_or_publish(name, request, visitor, publish=False)
 
-    @router.post("/editor/templates/{name}/restore/{version_id}")
-    async def restore(name: str, version_id: int, request: Request,
-                      visitor: Visitor = Depends(console.action(Permission.TEMPLATES))
-                      ) -> Response:
-        def run() -> list[str]:
-            with transaction(runtime.sessions) as session:
-                return authoring.restore(session, settings, KIND, name, version_id,
-                                         author=actor(visitor), now=console.now())
-
-        try:
-            problems = await run_in_threadpool(run)
-        except authoring.VersionError as exc:
-            raise HTTPException(404, "notfound") from exc
-        if problems:
-            raise HTTPException(400, "; ".join(problems))
-        return console.redirect(f"{BASE}/editor/templates/{name}?restored={version_id}")
+    editor_saving.add_restore_route(router, console, KIND, Permission.TEMPLATES)
 
     return router
 
