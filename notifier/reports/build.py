@@ -26,11 +26,13 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import re
 import threading
 from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -241,7 +243,12 @@ def build_report(session: Session, *, settings: Settings, rules: RuleSet, start:
         {*counts.rules_with_rows(session, start=start, end=end,
                                  timezone=settings.shop.timezone, split_=context.pieces),
          *(r.name for r in rules)})
-    return Report(start, end, tuple(context.rule_report(name) for name in names))
+    # Each rule's revenue interval is drawn in the background while the next rule's
+    # counts are read; the report waits for them at the end.
+    drafts = [context.rule_report(name) for name in names]
+    return Report(start, end, tuple(
+        replace(r, revenue_per_customer_uplift=uplift.result()) if uplift else r
+        for r, uplift in drafts))
 
 
 class _Context:
@@ -279,12 +286,13 @@ class _Context:
                               contacts_until=contacts_until), bought
         assigned = counts.customers(self.session, rule=period.rule, start=self.start,
                                     end=self.end, timezone=self.timezone, split_=self.pieces)
-        empty = counts.Buyers(0, 0.0, [])
+        empty = counts.Buyers(0, 0.0)
         return {arm: q.ArmRow(n, bought.get(arm, empty).converted,
                               bought.get(arm, empty).revenue, 0)
                 for arm, n in assigned.items()}, bought
 
-    def rule_report(self, name: str) -> RuleReport:
+    def rule_report(self, name: str) -> tuple[RuleReport, Future[stats.Difference] | None]:
+        """The rule's report with its revenue interval still being drawn (the future)."""
         period = q.Period(name, self.start, self.end)
         rule = self.rules.get(name)
         warnings: list[str] = []
@@ -354,7 +362,7 @@ class _Context:
             holdout_share=rule.holdout / 100 if rule else None,
             customers=customers, converted=converted, revenue=revenue,
             outcomes=_outcomes(rows), skipped=_reasons(skipped),
-            conversion_uplift=conversion, revenue_per_customer_uplift=revenue_uplift,
+            conversion_uplift=conversion, revenue_per_customer_uplift=None,
             offers=_sum_offers(offers.values()), message_cost_by_channel=dict(cost_by_channel),
             recovered=q.recovered_by_arm(self.session, period),
             contacted=contacted if self.with_contacts else None,
@@ -363,15 +371,15 @@ class _Context:
             primary_metric=metric, readout=readout, verdict=verdict, sample_ratio=ratio,
             planner=self._planner(rule.holdout if rule else None, t, h,
                                   converted.get("holdout", 0)),
-            steps=steps, warnings=tuple(warnings))
+            steps=steps, warnings=tuple(warnings)), revenue_uplift
 
     def _bootstrap(self, bought: dict[str, counts.Buyers], treated: int, holdout: int
-                   ) -> stats.Difference | None:
+                   ) -> Future[stats.Difference] | None:
         if treated < 2 or holdout < 2:
             return None
-        empty = counts.Buyers(0, 0.0, [])
-        return _remembered_bootstrap(bought.get("treated", empty).values, treated,
-                                     bought.get("holdout", empty).values, holdout,
+        empty = counts.Buyers(0, 0.0)
+        return _remembered_bootstrap(bought.get("treated", empty), treated,
+                                     bought.get("holdout", empty), holdout,
                                      self.config.bootstrap_resamples)
 
     def _readout(self, name: str) -> date | None:
@@ -435,29 +443,39 @@ class _Context:
         return tuple(out)
 
 
-_BOOTSTRAPS: OrderedDict[bytes, stats.Difference] = OrderedDict()
+_BOOTSTRAPS: OrderedDict[bytes, Future[stats.Difference]] = OrderedDict()
 _BOOTSTRAPS_LOCK = threading.Lock()
 _BOOTSTRAPS_KEPT = 256
+_POOL: ThreadPoolExecutor | None = None
 
 
-def _remembered_bootstrap(treated: list[float], n_treated: int, holdout: list[float],
-                          n_holdout: int, resamples: int) -> stats.Difference:
-    """The revenue interval, remembered by its inputs: with a fixed seed it is a pure
-    function of the buyers' values, the arm sizes and the resamples, and it is most of a
-    report's time (2,000 resamples of each arm). A dashboard reloaded or a closed period
-    asked again is answered without resampling; any change of the inputs is a new key."""
+def _remembered_bootstrap(treated: counts.Buyers, n_treated: int, holdout: counts.Buyers,
+                          n_holdout: int, resamples: int) -> Future[stats.Difference]:
+    """The revenue interval, drawn in a thread pool and remembered by its inputs.
+
+    With a fixed seed it is a pure function of the buyers' histograms, the arm sizes and
+    the resamples, and it is most of a cold report's time (2,000 resamples of each arm):
+    the rules' intervals are drawn at once on every core (numpy releases the GIL while it
+    samples) while the report goes on reading the next rule's counts. A dashboard
+    reloaded or a closed period asked again is answered without resampling; any change
+    of the inputs is a new key."""
+    global _POOL
     digest = hashlib.blake2b(digest_size=20)
-    for part in (np.asarray(treated, dtype=float), np.asarray(holdout, dtype=float),
-                 np.asarray([n_treated, n_holdout, resamples, len(treated)], dtype=float)):
+    for part in (np.asarray(treated.totals, dtype=float), np.asarray(treated.customers),
+                 np.asarray(holdout.totals, dtype=float), np.asarray(holdout.customers),
+                 np.asarray([n_treated, n_holdout, resamples, len(treated.totals)])):
         digest.update(part.tobytes())
     key = digest.digest()
     with _BOOTSTRAPS_LOCK:
         if (found := _BOOTSTRAPS.get(key)) is not None:
             _BOOTSTRAPS.move_to_end(key)
             return found
-    found = stats.bootstrap_sparse_difference(treated, n_treated, holdout, n_holdout,
-                                              resamples=resamples)
-    with _BOOTSTRAPS_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 1,
+                                       thread_name_prefix="bootstrap")
+        found = _POOL.submit(stats.bootstrap_sparse_difference, treated.totals, n_treated,
+                             holdout.totals, n_holdout, treated_counts=treated.customers,
+                             holdout_counts=holdout.customers, resamples=resamples)
         _BOOTSTRAPS[key] = found
         while len(_BOOTSTRAPS) > _BOOTSTRAPS_KEPT:
             _BOOTSTRAPS.popitem(last=False)

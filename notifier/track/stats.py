@@ -120,8 +120,10 @@ def bootstrap_difference(treated: Sequence[float] | np.ndarray,
                                        confidence=confidence, resamples=resamples, seed=seed)
 
 
-def bootstrap_sparse_difference(treated_nonzero: np.ndarray, n_treated: int,
-                                holdout_nonzero: np.ndarray, n_holdout: int, *,
+def bootstrap_sparse_difference(treated_nonzero: Sequence[float] | np.ndarray, n_treated: int,
+                                holdout_nonzero: Sequence[float] | np.ndarray, n_holdout: int,
+                                *, treated_counts: Sequence[int] | np.ndarray | None = None,
+                                holdout_counts: Sequence[int] | np.ndarray | None = None,
                                 confidence: float = 0.95, resamples: int = BOOTSTRAP_RESAMPLES,
                                 seed: int = BOOTSTRAP_SEED) -> Difference:
     """:func:`bootstrap_difference` given only each arm's non-zero values and its size.
@@ -133,31 +135,47 @@ def bootstrap_sparse_difference(treated_nonzero: np.ndarray, n_treated: int,
     repeat, O(resamples x distinct totals). ``scipy.stats.bootstrap``
     resamples every customer and took 4.3 s where this takes 0.6 s for 337,000 customers
     and 1,000 resamples; the tests check that both give the same interval.
+
+    ``*_counts``, when given, say how many customers had each value (a histogram, as
+    the reports read it). Each arm draws from its own stream of ``seed`` (numpy's
+    ``SeedSequence.spawn``): an arm's resamples do not depend on the other arm's size.
     """
     if n_treated < 2 or n_holdout < 2:
         raise ValueError("a bootstrap needs at least two observations in each arm")
-    t, h = np.asarray(treated_nonzero, dtype=float), np.asarray(holdout_nonzero, dtype=float)
-    point = float(t.sum() / n_treated - h.sum() / n_holdout)
+    t = _histogram(treated_nonzero, treated_counts)
+    h = _histogram(holdout_nonzero, holdout_counts)
+    point = float(t[0] @ t[1] / n_treated - h[0] @ h[1] / n_holdout)
     method = f"percentile-bootstrap ({resamples} resamples)"
-    rng = np.random.default_rng(seed)
-    diffs = (_resampled_means(t, n_treated, resamples, rng)
-             - _resampled_means(h, n_holdout, resamples, rng))
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2)]
+    diffs = (_resampled_means(*t, n_treated, resamples, streams[0])
+             - _resampled_means(*h, n_holdout, resamples, streams[1]))
     tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(diffs, [tail, 100 - tail])
     return Difference(point, float(low), float(high), confidence, method)
 
 
-def _resampled_means(nonzero: np.ndarray, n: int, resamples: int,
+def _histogram(values: Sequence[float] | np.ndarray,
+               counts: Sequence[int] | np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct non-zero values, ascending, and how many customers had each."""
+    v = np.asarray(values, dtype=float)
+    c = np.ones(v.size, dtype=np.int64) if counts is None else np.asarray(counts, np.int64)
+    keep = v != 0
+    distinct, where = np.unique(v[keep], return_inverse=True)
+    return distinct, np.bincount(where, weights=c[keep], minlength=distinct.size
+                                 ).astype(np.int64)
+
+
+def _resampled_means(values: np.ndarray, weights: np.ndarray, n: int, resamples: int,
                      rng: np.random.Generator) -> np.ndarray:
-    k = nonzero.size
+    k = int(weights.sum())
     if k == 0:
         return np.zeros(resamples)
     buyers = rng.binomial(n, k / n, size=resamples)
-    values, weights = np.unique(nonzero, return_counts=True)
     if values.size * 4 <= k:
         # Order totals repeat (the same basket, the same price): drawing how many times
         # each distinct value comes up costs O(distinct values) per resample, not O(buyers).
         return _multinomial_sums(values, weights / k, buyers, rng) / n
+    nonzero = np.repeat(values, weights)
     sums = np.empty(resamples)
     per_batch = max(1, 4_000_000 // k)  # about 4M draws at a time: bounded memory
     for start in range(0, resamples, per_batch):

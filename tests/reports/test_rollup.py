@@ -256,11 +256,21 @@ def test_a_remembered_bootstrap_is_the_computed_one_and_new_inputs_compute_again
     from notifier.reports.build import _remembered_bootstrap
     from notifier.track.stats import bootstrap_sparse_difference
 
+    def arm(*values: float) -> counts.Buyers:  # the histogram counts.buyers reads
+        distinct = sorted(set(values))
+        return counts.Buyers(len(values), sum(values), tuple(distinct),
+                             tuple(values.count(v) for v in distinct))
+
     treated, holdout = [120.0, 80.0, 80.0, 310.5], [99.0, 42.0]
-    first = _remembered_bootstrap(treated, 50, holdout, 40, 500)
-    assert first == bootstrap_sparse_difference(treated, 50, holdout, 40, resamples=500)
-    assert _remembered_bootstrap(treated, 50, holdout, 40, 500) is first
-    changed = _remembered_bootstrap([*treated, 55.0], 50, holdout, 40, 500)
-    assert changed == bootstrap_sparse_difference([*treated, 55.0], 50, holdout, 40,
-                                                  resamples=500) != first
-    assert _remembered_bootstrap(treated, 51, holdout, 40, 500) != first
+    first = _remembered_bootstrap(arm(*treated), 50, arm(*holdout), 40, 500)
+    assert first.result() == bootstrap_sparse_difference(treated, 50, holdout, 40,
+                                                         resamples=500)
+    assert _remembered_bootstrap(arm(*treated), 50, arm(*holdout), 40, 500) is first
+    changed = _remembered_bootstrap(arm(*treated, 55.0), 50, arm(*holdout), 40, 500)
+    assert changed.result() == bootstrap_sparse_difference(
+        [*treated, 55.0], 50, holdout, 40, resamples=500) != first.result()
+    assert _remembered_bootstrap(arm(*treated), 51, arm(*holdout), 40, 500
+                                 ).result() != first.result()
+    # Another histogram of the same values (one more customer at 80) is another input.
+    assert _remembered_bootstrap(arm(*treated, 80.0), 50, arm(*holdout), 40, 500
+                                 ).result() != first.result()
