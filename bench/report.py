@@ -217,6 +217,13 @@ def run(backend: str, size: int, rule_count: int) -> dict:
 
 
 def _analyze(engine: sa.Engine) -> None:
+    """Statistics for the planner; on PostgreSQL a VACUUM too, as autovacuum would after a
+    million inserts: without the visibility map it sets, the covering indexes' index-only
+    scans read the table anyway (the buyers' query: 97 ms instead of 30 ms per rule)."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text("VACUUM ANALYZE"))
+        return
     with engine.connect() as conn:
         conn.execute(sa.text("ANALYZE"))
         conn.commit()
