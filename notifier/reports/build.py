@@ -449,6 +449,12 @@ _BOOTSTRAPS_KEPT = 256
 _POOL: ThreadPoolExecutor | None = None
 
 
+def forget_intervals() -> None:
+    """Drop the remembered revenue intervals (a benchmark timing a cold report)."""
+    with _BOOTSTRAPS_LOCK:
+        _BOOTSTRAPS.clear()
+
+
 def _remembered_bootstrap(treated: counts.Buyers, n_treated: int, holdout: counts.Buyers,
                           n_holdout: int, resamples: int) -> Future[stats.Difference]:
     """The revenue interval, drawn in a thread pool and remembered by its inputs.
