@@ -65,19 +65,29 @@ class GroupCommitter:
         self._writer: threading.Thread | None = None
         self._last_commit = 0.0  # time.monotonic() when the last batch was answered
         self._last_size = 1  # requests in the last batch
+        self._records = 0  # records waiting in the queue (a request without any counts 1)
 
     async def receive(self, item: Inbound) -> Receipt:
         """The item's receipt, once the batch holding it has committed."""
         loop = asyncio.get_running_loop()
         waiting = _Waiting(item, loop, loop.create_future(), time.monotonic())
         with self._ready:
+            first = not self._queue
             self._queue.append(waiting)
+            self._records += _weight(item)
             if self._writer is None:
                 self._writer = threading.Thread(target=self._write, name="ingest-commit",
                                                 daemon=True)
                 self._writer.start()
-            self._ready.notify()
+            # The writer is woken when it has something to decide: the first request (it
+            # then waits the window on its own) and a full batch. Waking it for every
+            # request made both threads trade the GIL once per request.
+            if first or self._full():
+                self._ready.notify()
         return await waiting.future
+
+    def _full(self) -> bool:
+        return self._records >= self.max_records or len(self._queue) >= self._last_size
 
     def _write(self) -> None:
         while (batch := self._next_batch()) is not None:
@@ -85,9 +95,7 @@ class GroupCommitter:
                 self._commit(batch)
             except Exception as exc:  # never leave a request waiting for ever
                 log.exception("ingest writer failed")
-                for waiting in batch:
-                    with contextlib.suppress(RuntimeError):
-                        waiting.loop.call_soon_threadsafe(_settle, waiting.future, exc)
+                _answer([(waiting, exc) for waiting in batch])
 
     def _next_batch(self) -> list[_Waiting] | None:
         """The next batch: whatever waits, once ``max_records`` records wait, or as many
@@ -100,19 +108,18 @@ class GroupCommitter:
                 if not self._queue:
                     self._writer = None
                     return None
-            while True:
-                count = sum(max(1, len(w.item.records)) for w in self._queue)
+            while not self._full():
                 start = max(self._queue[0].since, self._last_commit)
                 left = start + self.window - time.monotonic()
-                if count >= self.max_records or len(self._queue) >= self._last_size \
-                        or left <= 0:
+                if left <= 0:
                     break
                 self._ready.wait(left)
             batch, records = [], 0
             while self._queue and (not batch or records < self.max_records):
                 waiting = self._queue.popleft()
                 batch.append(waiting)
-                records += max(1, len(waiting.item.records))
+                records += _weight(waiting.item)
+            self._records -= records
             return batch
 
     def _commit(self, batch: list[_Waiting]) -> None:
@@ -125,16 +132,13 @@ class GroupCommitter:
             answers = [self._alone(w.item) for w in batch]
         self._last_commit, self._last_size = time.monotonic(), len(batch)
         self.on_batch(len(batch))
-        deferred = []
-        for waiting, answer in zip(batch, answers, strict=True):
-            if answer is None:
-                deferred.append(waiting)
-                continue
-            with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting
-                waiting.loop.call_soon_threadsafe(_settle, waiting.future, answer)
+        deferred = [w for w, answer in zip(batch, answers, strict=True) if answer is None]
+        _answer([(w, answer) for w, answer in zip(batch, answers, strict=True)
+                 if answer is not None])
         if deferred:
             with self._ready:
                 self._queue.extendleft(reversed(deferred))
+                self._records += sum(_weight(w.item) for w in deferred)
 
     def _alone(self, item: Inbound) -> Receipt | BaseException:
         try:
@@ -143,10 +147,27 @@ class GroupCommitter:
             return exc
 
 
-def _settle(future: asyncio.Future[Receipt], answer: Receipt | BaseException) -> None:
-    if future.done():  # the client went away
-        return
-    if isinstance(answer, BaseException):
-        future.set_exception(answer)
-    else:
-        future.set_result(answer)
+def _weight(item: Inbound) -> int:
+    return max(1, len(item.records))
+
+
+def _answer(answers: list[tuple[_Waiting, Receipt | BaseException]]) -> None:
+    """Settle each waiting request's future on its own loop: one wake-up per loop (one
+    write to its self-pipe), not one per request."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Receipt],
+                                                        Receipt | BaseException]]] = {}
+    for waiting, answer in answers:
+        by_loop.setdefault(waiting.loop, []).append((waiting.future, answer))
+    for loop, settled in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting
+            loop.call_soon_threadsafe(_settle, settled)
+
+
+def _settle(settled: list[tuple[asyncio.Future[Receipt], Receipt | BaseException]]) -> None:
+    for future, answer in settled:
+        if future.done():  # the client went away
+            continue
+        if isinstance(answer, BaseException):
+            future.set_exception(answer)
+        else:
+            future.set_result(answer)
