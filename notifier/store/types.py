@@ -30,19 +30,29 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         # SQLite stores the text SQLAlchemy's DATETIME writes ("2026-12-02 09:00:00.000000");
         # isoformat writes the same in one C call, where the generic processor formats a
         # dict per value: a tenth of a batched order insert went there.
-        def process(value: datetime | None) -> str | None:
-            if value is None:
-                return None
-            if value.tzinfo is None:
-                raise ValueError(f"naive datetime refused: {value!r}")
-            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-
-        return process
+        return sqlite_text
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         return value.replace(tzinfo=UTC)
+
+
+def sqlite_text(value: datetime | None) -> str | None:
+    """An aware datetime as the naive UTC text SQLite stores ("2026-12-02 09:00:00.000000").
+
+    The UTC wall time is formatted with its offset and the offset cut off (the year has four
+    digits, so the naive part is always 26 characters): half the cost of converting the
+    zone first.
+    """
+    if value is None:
+        return None
+    offset = value.utcoffset()
+    if offset is None:
+        raise ValueError(f"naive datetime refused: {value!r}")
+    if offset:
+        value -= offset
+    return value.isoformat(" ", "microseconds")[:26]
 
 
 def utcnow() -> datetime:
