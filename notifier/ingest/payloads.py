@@ -44,9 +44,16 @@ def decode_text(text: str) -> Any:
     # The full walk names the path at fault; most bodies need neither check. A NUL can only
     # arrive escaped (json.loads refuses raw control characters), and the depth is checked
     # over containers alone.
-    if "\\u0000" in text or not _shallow(value, 0):
+    if "\\u0000" in text or (_containers(text) > MAX_DEPTH and not _shallow(value, 0)):
         check_tree(value)
     return value
+
+
+def _containers(text: str) -> int:
+    """At least the number of objects and arrays in ``text`` (brackets inside strings are
+    counted too), so at least its nesting depth: an order has fewer than MAX_DEPTH and
+    is not walked."""
+    return text.count("{") + text.count("[")
 
 
 def _shallow(node: Any, depth: int) -> bool:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -212,9 +213,13 @@ class Ingestor:
             log.warning("ingest %s %s rejected: %s", item.source, item.topic, exc)
             answers[i] = Receipt("rejected", exc.status_code, event_of[i], error=str(exc),
                                  field=exc.field)
-        for i in applying:
-            log.info("ingest %s %s -> %s", items[i].source, items[i].topic,
-                     answers[i].outcome)  # type: ignore[union-attr]
+        if applying:  # one line per batch: a line per request cost the writer a write each
+            outcomes_seen = Counter((items[i].source, items[i].topic,
+                                     answers[i].outcome)  # type: ignore[union-attr]
+                                    for i in applying)
+            log.info("ingest batch of %d: %s", len(items), ", ".join(
+                f"{source} {topic} -> {outcome} x{n}"
+                for (source, topic, outcome), n in outcomes_seen.items()))
         return answers
 
     @staticmethod
