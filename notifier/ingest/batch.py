@@ -82,7 +82,7 @@ class BatchApplier:
     def __init__(self, session: Session, settings: Settings) -> None:
         self.session = session
         self.settings = settings
-        self.locks = session.get_bind().dialect.name == "postgresql"
+        self.dialect = session.get_bind().dialect.name
         self._one = Applier(session, settings, source="", now=datetime.min)
 
     def apply(self, items: Sequence[Batched]) -> list[Applied]:
@@ -171,7 +171,7 @@ class BatchApplier:
         # One query per source (a batch has one or two): ``source = ? AND external_id IN``
         # uses the unique index on both databases, a row-value IN does not on SQLite.
         for source, ids in sorted(by_source.items()):
-            rows = self._run(_lookup_many(table, columns, self.locks),
+            rows = self._run(_lookup_many(table, columns, self.dialect),
                              {"key_source": source, "ids": sorted(ids)})
             held |= {(source, row["external_id"]): dict(row) for row in rows.mappings()}
         return held
@@ -230,7 +230,7 @@ class BatchApplier:
         known = [c.id for c, _ in wanted if id(c) not in fresh]
         stored: dict[tuple[int, str, str], Any] = {}
         if known:
-            for row in self._run(_consents_many(), {"ids": sorted(set(known))}):  # type: ignore[type-var]
+            for row in self._run(_consents_many(self.dialect), {"ids": sorted(set(known))}):  # type: ignore[type-var]
                 stored[(row.customer_id, row.channel, row.purpose)] = row
         inserts, updates, changes = [], [], []
         for customer, newest in wanted:
@@ -354,20 +354,20 @@ def _newest(consents: Iterable[ConsentIn]) -> dict[tuple[str, str], ConsentIn]:
 
 
 @cache
-def _lookup_many(table: sa.Table, columns: tuple[str, ...], lock: bool) -> sa.Select[Any]:
+def _lookup_many(table: sa.Table, columns: tuple[str, ...], dialect: str) -> sa.Select[Any]:
     stmt = (sa.select(table.c.id, table.c.external_id, table.c.source_updated_at,
                       *(table.c[name] for name in columns))
             .where(table.c.source == sa.bindparam("key_source"),
-                   table.c.external_id.in_(sa.bindparam("ids", expanding=True)))
+                   rows.key_in(table.c.external_id, "ids", dialect))
             .order_by(table.c.id))
-    return stmt.with_for_update() if lock else stmt
+    return stmt.with_for_update() if dialect == "postgresql" else stmt
 
 
 @cache
-def _consents_many() -> sa.Select[Any]:
+def _consents_many(dialect: str) -> sa.Select[Any]:
     c = CONSENTS.c
     return (sa.select(c.id, c.customer_id, c.channel, c.purpose, c.granted, c.at, c.source)
-            .where(c.customer_id.in_(sa.bindparam("ids", expanding=True))))
+            .where(rows.key_in(c.customer_id, "ids", dialect)))
 
 
 _CART_SPEC = (("key_source", CARTS.c.source.type), ("key_external_id", CARTS.c.external_id.type),

@@ -28,6 +28,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from notifier.store.types import UTCDateTime, utc_text
+
 _PG = postgresql.dialect()
 _SQLITE = sqlite.dialect()
 
@@ -161,13 +163,48 @@ def _many_values(plan: _Plan, count: int) -> str:
     return f"{head} VALUES {', '.join([plan.values] * count)}{rest[len(plan.values):]}"
 
 
+def key_in(column: sa.ColumnElement[Any], name: str, dialect: str) -> sa.ColumnElement[bool]:
+    """``column`` is one of the list parameter ``name``: ``= ANY(array)`` on PostgreSQL, a
+    statement text that does not change with the length of the list (psycopg prepares
+    it; an expanding IN was rendered and parsed again for every batch); an expanding IN
+    elsewhere."""
+    if dialect == "postgresql":
+        return column == sa.any_(sa.bindparam(name, type_=postgresql.ARRAY(column.type)))
+    return column.in_(sa.bindparam(name, expanding=True))
+
+
 def _as_json(table: sa.Table, columns: tuple[str, ...],
              rows: Sequence[dict[str, Any]]) -> dict[str, str]:
-    kinds = [(name, table.c[name].type if name != "row_id" else sa.BigInteger())
-             for name in columns]
-    return {"rows": json.dumps([{"n": n} | {name: _value(row[name], kind)
-                                           for name, kind in kinds}
-                                for n, row in enumerate(rows)], default=_plain)}
+    converters = _json_converters(table, columns)
+    return {"rows": json.dumps([
+        {"n": n} | {name: row[name] if convert is None or row[name] is None
+                    else convert(row[name]) for name, convert in converters}
+        for n, row in enumerate(rows)], default=_plain)}
+
+
+@cache
+def _json_converters(table: sa.Table,
+                     columns: tuple[str, ...]) -> tuple[tuple[str, Any], ...]:
+    return tuple((name, _converter(table.c[name].type if name != "row_id" else sa.BigInteger()))
+                 for name in columns)
+
+
+def _converter(kind: Any) -> Any:
+    """What turns a column's value into what ``json_to_recordset`` reads back, or None
+    for a value JSON holds as it is (a Decimal or a datetime nested in a JSON column is
+    still caught by :func:`_plain`)."""
+    if isinstance(kind, UTCDateTime):
+        return utc_text  # naive UTC, as UTCDateTime binds it
+    if isinstance(kind, sa.TypeDecorator) \
+            and type(kind).process_bind_param is not sa.TypeDecorator.process_bind_param:
+        return lambda value: _plain_or_value(kind.process_bind_param(value, _PG))
+    if isinstance(kind, sa.Numeric):
+        return lambda value: str(value) if isinstance(value, Decimal) else value
+    return None
+
+
+def _plain_or_value(value: Any) -> Any:
+    return _plain(value) if isinstance(value, (datetime, Decimal)) else value
 
 
 def _value(value: Any, kind: Any) -> Any:

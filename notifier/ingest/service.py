@@ -38,7 +38,7 @@ from notifier.ingest.apply import Applied, Applier
 from notifier.ingest.batch import BatchApplier, Batched
 from notifier.ingest.payloads import stored_text
 from notifier.ingest.records import AnyRecord
-from notifier.ingest.rows import insert_many, update_many
+from notifier.ingest.rows import insert_many, key_in, update_many
 from notifier.store import idempotency
 from notifier.store.db import transaction
 from notifier.store.tables import InboundEvent
@@ -185,7 +185,8 @@ class Ingestor:
             earlier = self._earlier_many(session, items)
             todo = self._triage(items, earlier, answers, refused)
             dedupe = [items[i].dedupe_key for i in todo if items[i].dedupe_key]
-            stored = set(conn.execute(_seen_many(), {"keys": dedupe}).scalars() if dedupe else ())
+            stored = set(conn.execute(_seen_many(conn.dialect.name), {"keys": dedupe}).scalars()
+                         if dedupe else ())
             for i in todo:
                 if items[i].dedupe_key in stored:
                     answers[i] = Receipt("duplicate", 200)
@@ -370,9 +371,8 @@ KEYS: sa.Table = idempotency.IdempotencyKey.__table__  # type: ignore[attr-defin
 
 
 @cache
-def _seen_many() -> sa.Select[tuple[str]]:
-    return sa.select(EVENTS.c.dedupe_key).where(
-        EVENTS.c.dedupe_key.in_(sa.bindparam("keys", expanding=True)))
+def _seen_many(dialect: str) -> sa.Select[tuple[str]]:
+    return sa.select(EVENTS.c.dedupe_key).where(key_in(EVENTS.c.dedupe_key, "keys", dialect))
 
 
 def _insert_events(conn: sa.Connection, rows: list[dict[str, object]]) -> list[int]:

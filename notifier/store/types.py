@@ -38,21 +38,24 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC)
 
 
-def sqlite_text(value: datetime | None) -> str | None:
-    """An aware datetime as the naive UTC text SQLite stores ("2026-12-02 09:00:00.000000").
+def utc_text(value: datetime) -> str:
+    """An aware datetime as naive UTC text ("2026-12-02 09:00:00.000000"): what SQLite
+    stores, and what PostgreSQL reads back into a ``timestamp`` (``json_to_recordset``).
 
     The UTC wall time is formatted with its offset and the offset cut off (the year has four
     digits, so the naive part is always 26 characters): half the cost of converting the
     zone first.
     """
-    if value is None:
-        return None
     offset = value.utcoffset()
     if offset is None:
         raise ValueError(f"naive datetime refused: {value!r}")
     if offset:
         value -= offset
     return value.isoformat(" ", "microseconds")[:26]
+
+
+def sqlite_text(value: datetime | None) -> str | None:
+    return None if value is None else utc_text(value)
 
 
 def utcnow() -> datetime:
