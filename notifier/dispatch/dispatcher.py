@@ -165,8 +165,9 @@ class Dispatcher:
 
         Deciding is done for the whole batch at once (a handful of queries, not a handful
         per row), and the outcomes that need no provider commit together; the offers of
-        the sends are reserved in one transaction and their messages rendered; then the
-        sends run concurrently, each attempt begun just before its call and completed as
+        the sends are reserved in one transaction; then the sends run concurrently, their
+        messages rendered up to one per slot ahead of them, each attempt begun just before
+        its call (never ahead) and completed as
         soon as the provider answers, the writes of concurrent sends grouped into one
         commit every ``delivery.commit_window_ms``.
         """
@@ -189,12 +190,21 @@ class Dispatcher:
         group: GroupCommit[Job] = GroupCommit(self.recorder.write,
                                               window_s=self.delivery.commit_window_ms / 1000)
         gate = asyncio.Semaphore(self.delivery.concurrency)
+        # Messages are made up to one per slot ahead of the sends: a slot that frees up
+        # finds its next message rendered instead of waiting its turn on the render
+        # thread. Attempts are still begun only in a slot, just before the call.
+        ahead = asyncio.Semaphore(2 * self.delivery.concurrency)
 
         async def one(notification_id: int, plan: Send) -> None:
             try:
-                async with gate:
-                    answered = await self._send(group, batch, notification_id, plan,
-                                                reserved.get(notification_id), now)
+                async with ahead:
+                    made = await self._made(batch, notification_id, plan,
+                                            reserved.get(notification_id))
+                    if isinstance(made, Finish):
+                        answered = group.post(End(notification_id, made, now))
+                    else:
+                        async with gate:
+                            answered = await self._send(group, notification_id, made, now)
                 outcome[str(await answered)] += 1
             except Exception:  # one bad row must not stop the batch
                 log.exception("dispatch of notification %s failed", notification_id)
@@ -577,24 +587,25 @@ class Dispatcher:
 
     # -- acting: sends -----------------------------------------------------------------
 
-    async def _send(self, group: GroupCommit[Job], batch: Batch, notification_id: int,
-                    plan: Send, reservation: Reservation | None,
+    async def _made(self, batch: Batch, notification_id: int, plan: Send,
+                    reservation: Reservation | None) -> Send | Finish:
+        """The send with its message: rendered on the render thread if its offer was just
+        reserved, or the row's end when it cannot be made or the worker is stopping."""
+        if plan.render is None:
+            return plan
+        if self.stopping.is_set():  # the offer stays reserved for the retry
+            return HANDED_BACK
+        assert reservation is not None
+        return await asyncio.get_running_loop().run_in_executor(
+            self.renderer, self._make, batch.notifications[notification_id], plan, reservation)
+
+    async def _send(self, group: GroupCommit[Job], notification_id: int, plan: Send,
                     now: datetime) -> asyncio.Future[object]:
-        """Render the message if its offer was just reserved, begin the attempt (committed
-        before the call, so a crash leaves a "sending" attempt exactly where a message may
-        or may not have reached the provider), call the provider, queue its answer;
-        returns the answer's pending commit. Rendering here, one message per slot, keeps
-        the connections busy while the next messages render."""
+        """Begin the attempt (committed before the call, so a crash leaves a "sending"
+        attempt exactly where a message may or may not have reached the provider), call
+        the provider, queue its answer; returns the answer's pending commit."""
         if self.stopping.is_set():  # the offer, if reserved, stays for the retry
             return group.post(End(notification_id, HANDED_BACK, now))
-        if plan.render is not None:
-            assert reservation is not None
-            made = await asyncio.get_running_loop().run_in_executor(
-                self.renderer, self._make, batch.notifications[notification_id], plan,
-                reservation)
-            if isinstance(made, Finish):
-                return group.post(End(notification_id, made, now))
-            plan = made
         try:
             attempt_id = await group.submit(Begin(notification_id, plan, now))
         except Lost:
