@@ -63,9 +63,7 @@ class Formatter:
     # --- numbers -------------------------------------------------------------------
 
     def money(self, value: Any, currency: str | None = None) -> str:
-        currency = (currency or self.currency).upper()
-        text = babel_numbers.format_currency(_decimal(value), currency, locale=self.locale)
-        return _currency_spacing(text, babel_numbers.get_currency_symbol(currency, self.locale))
+        return _money(str(_decimal(value)), (currency or self.currency).upper(), self.locale)
 
     def number(self, value: Any, digits: int | None = None) -> str:
         number = _decimal(value)
@@ -75,7 +73,7 @@ class Formatter:
         return babel_numbers.format_decimal(number, format=pattern, locale=self.locale)
 
     def percent(self, value: Any) -> str:
-        return babel_numbers.format_percent(_decimal(value) / 100, locale=self.locale)
+        return _percent(str(_decimal(value)), self.locale)
 
     def discount(self, offer: OfferView) -> str:
         if not isinstance(offer, OfferView):
@@ -115,7 +113,9 @@ class Formatter:
 
     def date(self, value: Any, format: str = "day") -> str:
         day = self._local(value)
-        return babel_dates.format_date(day, self._date_pattern(format), locale=self.locale)
+        if isinstance(day, dt.datetime):
+            day = day.date()  # what format_date prints of a datetime
+        return _date(day, format, self.locale)
 
     def time(self, value: Any, format: str = "short") -> str:
         moment = self._local(value)
@@ -136,14 +136,6 @@ class Formatter:
             return value
         raise FilterError(f"expected a date or datetime, got {type(value).__name__}")
 
-    def _date_pattern(self, format: str) -> str:
-        skeleton = _DATE_SKELETONS.get(format)
-        if skeleton is None:
-            return format  # "short", "medium", "long", "full" or a CLDR pattern
-        pattern = str(self.locale.datetime_skeletons[skeleton].pattern)
-        # CLDR's skeletons abbreviate the weekday ("śr."); customers read it in full.
-        return re.sub(r"E+", "EEEE", pattern)
-
     # --- people --------------------------------------------------------------------
 
     def greeting(self, customer: CustomerSnapshot | None) -> str:
@@ -162,6 +154,35 @@ _DATE_SKELETONS = {
     "day_month": "MMMMd",  # 3 grudnia / December 3
     "day_month_year": "yMMMMd",  # 3 grudnia 2025
 }
+
+
+# Babel formats a few microseconds' worth of digits in tens of microseconds (pattern
+# parsing, CLDR lookups), and a batch of messages prints the same prices, totals and
+# dates again and again: each formatting is kept, keyed by its exact inputs (the
+# amount as its exact decimal text, so 49.0 and 49.00 stay apart).
+@lru_cache(maxsize=4096)
+def _money(amount: str, currency: str, locale: Locale) -> str:
+    text = babel_numbers.format_currency(Decimal(amount), currency, locale=locale)
+    return _currency_spacing(text, babel_numbers.get_currency_symbol(currency, locale))
+
+
+@lru_cache(maxsize=1024)
+def _percent(value: str, locale: Locale) -> str:
+    return babel_numbers.format_percent(Decimal(value) / 100, locale=locale)
+
+
+@lru_cache(maxsize=4096)
+def _date(day: dt.date, format: str, locale: Locale) -> str:
+    return babel_dates.format_date(day, _date_pattern(format, locale), locale=locale)
+
+
+def _date_pattern(format: str, locale: Locale) -> str:
+    skeleton = _DATE_SKELETONS.get(format)
+    if skeleton is None:
+        return format  # "short", "medium", "long", "full" or a CLDR pattern
+    pattern = str(locale.datetime_skeletons[skeleton].pattern)
+    # CLDR's skeletons abbreviate the weekday ("śr."); customers read it in full.
+    return re.sub(r"E+", "EEEE", pattern)
 
 
 @lru_cache(maxsize=64)
