@@ -16,8 +16,16 @@ ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 
 def generate_code(prefix: str, length: int) -> str:
     """A fresh random code, ``PREFIX-XXXX...`` (or just the random part without a prefix)."""
-    body = "".join(secrets.choice(ALPHABET) for _ in range(length))
-    return f"{prefix}-{body}" if prefix else body
+    # One uniform draw over all len(ALPHABET) ** length codes, written in base 31: the
+    # same distribution as a secrets.choice per character, with one read of the OS's
+    # random source instead of one per character.
+    number = secrets.randbelow(len(ALPHABET) ** length)
+    body = []
+    for _ in range(length):
+        number, digit = divmod(number, len(ALPHABET))
+        body.append(ALPHABET[digit])
+    text = "".join(body)
+    return f"{prefix}-{text}" if prefix else text
 
 
 def normalise_code(code: str) -> str:
