@@ -154,6 +154,21 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         self.globals["range"] = self._range
         self.globals[_ITERATE] = bounded
         self.filters = _GuardedFilters(self.filters)
+        self._safe_attributes: dict[tuple[type, str], bool] = {}
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        # Jinja's answer depends on the object's type and the attribute's name only (the
+        # value is not consulted), and a render asks it for every attribute it prints:
+        # kept per (type, name). An object claiming another __class__ than its type
+        # (which isinstance would believe) is asked every time.
+        cls = type(obj)
+        if obj.__class__ is not cls:
+            return super().is_safe_attribute(obj, attr, value)
+        safe = self._safe_attributes.get((cls, attr))
+        if safe is None:
+            safe = self._safe_attributes[(cls, attr)] = super().is_safe_attribute(
+                obj, attr, value)
+        return safe
 
     @staticmethod
     def _range(*args: int) -> Iterator[int]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from jinja2 import StrictUndefined
+from jinja2.exceptions import SecurityError
 
 from notifier.compose import Composer
 from notifier.compose.samples import sample_context
@@ -101,3 +103,32 @@ def test_the_budget_is_per_context_and_restored() -> None:
     with Budget(0.05).active(), pytest.raises(BudgetExceeded):
         template.render()
     assert env.from_string("{% for i in range(3) %}{{ i }}{% endfor %}").render() == "012"
+
+
+class _Disguised:
+    """Claims to be a list (``isinstance`` believes ``__class__``) without being one."""
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:
+        return list
+
+    def append(self, item: object) -> None:
+        raise AssertionError("the sandbox let a template call append")
+
+
+@pytest.mark.parametrize("source", [
+    "{{ items.append }}",            # mutating a list the template was given
+    "{{ mapping.clear }}",
+    "{{ greet.__globals__ }}",       # a function's internals
+    "{{ disguised.append }}",        # a list by __class__ only
+])
+def test_unsafe_attributes_stay_refused_once_the_type_was_seen(source: str) -> None:
+    env = BoundedSandbox(undefined=StrictUndefined)  # as templates render: refusals raise
+    values = {"items": [1], "mapping": {"a": 1}, "greet": lambda: "hi",
+              "disguised": _Disguised()}
+    # The same types' harmless attributes first: what the sandbox keeps per type and
+    # name must not let a refused attribute through later, nor on the second render.
+    assert env.from_string("{{ items.index(1) }}{{ mapping.keys()|list }}").render(values)
+    for _ in range(2):
+        with pytest.raises(SecurityError):
+            env.from_string(source).render(values)
