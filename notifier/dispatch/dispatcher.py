@@ -247,9 +247,8 @@ class Dispatcher:
         # would take the rows at once). With a frozen clock (tests) both are the same.
         start = max(now, self.runtime.clock())
         with transaction(self.runtime.sessions) as session:
-            rows = outbox.claim(session, now=now, owner=self.owner, lease=lease,
+            return outbox.claim(session, now=now, owner=self.owner, lease=lease,
                                 limit=self.delivery.batch_size, lease_from=start)
-            return [r.id for r in rows if r.id is not None]
 
     # -- deciding (reads only) -------------------------------------------------------
 

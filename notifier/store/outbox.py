@@ -28,26 +28,28 @@ from notifier.store.tables import Consent, DeliveryAttempt, Notification, Suppre
 
 
 def claim(session: Session, *, now: datetime, owner: str, lease: timedelta,
-          limit: int, lease_from: datetime | None = None) -> list[Notification]:
+          limit: int, lease_from: datetime | None = None) -> list[int]:
     """Lease up to ``limit`` rows due at ``now`` (and rows whose lease ran out) to
-    ``owner``, until ``lease_from`` (default ``now``) + ``lease``."""
-    stmt = (
-        select(Notification)
+    ``owner``, until ``lease_from`` (default ``now``) + ``lease``; their ids, earliest due
+    first. One statement: the due rows are picked (``FOR UPDATE SKIP LOCKED`` on
+    PostgreSQL, so concurrent workers pick different ones) and leased where they lie,
+    without loading them."""
+    due = (
+        sa.select(_NOTIFICATIONS.c.id)
         .where(or_(
-            and_(col(Notification.status) == "pending", col(Notification.due_at) <= now),
-            and_(col(Notification.status) == "sending", col(Notification.lease_until) < now),
+            and_(_NOTIFICATIONS.c.status == "pending", _NOTIFICATIONS.c.due_at <= now),
+            and_(_NOTIFICATIONS.c.status == "sending", _NOTIFICATIONS.c.lease_until < now),
         ))
-        .order_by(col(Notification.due_at))
+        .order_by(_NOTIFICATIONS.c.due_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    rows = list(session.exec(stmt).all())
-    for row in rows:
-        row.status = "sending"
-        row.lease_until = (lease_from or now) + lease
-        row.lease_owner = owner
-        session.add(row)
-    return rows
+    leased = session.execute(
+        sa.update(_NOTIFICATIONS)
+        .where(_NOTIFICATIONS.c.id.in_(due.scalar_subquery()))
+        .values(status="sending", lease_until=(lease_from or now) + lease, lease_owner=owner)
+        .returning(_NOTIFICATIONS.c.id, _NOTIFICATIONS.c.due_at)).all()
+    return [int(i) for i, _ in sorted(leased, key=lambda row: (row[1], row[0]))]
 
 
 # The per-message writes below are plain statements, not ORM loads and flushes, and each
