@@ -3,20 +3,29 @@
 A batch holds hundreds of rows. On PostgreSQL the batch's values travel as arrays
 (``= ANY(:ids)``, ``unnest(:a, :b, ...)``): a short statement psycopg prepares once,
 instead of a statement with thousands of placeholders that psycopg rewrites in Python on
-every execution (that rewrite alone took most of a tick). SQLite takes ``IN (...)`` and
-SQLAlchemy's executemany, which its driver runs in C.
+every execution (that rewrite alone took most of a tick). SQLite takes a list as one JSON
+text (``IN (SELECT value FROM json_each(:ids))``, again one statement text whatever the
+batch size) and writes through the driver's executemany of plain tuples, which it runs
+in C.
+
+Rows to write are tuples in the order of a ``columns`` list, and values are converted
+for the database column by column: most columns of a batch repeat a handful of values
+(the rule, the moment, the status), so each distinct value is converted once.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections import Counter, defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+Row = tuple[Any, ...]
 
 
 def _postgres(conn: sa.Connection) -> bool:
@@ -25,16 +34,40 @@ def _postgres(conn: sa.Connection) -> bool:
 
 def among(conn: sa.Connection, column: sa.ColumnElement[Any],
           values: Collection[Any]) -> sa.ColumnElement[bool]:
-    """``column`` is one of ``values``: ``= ANY(array)`` on PostgreSQL, ``IN`` on SQLite."""
+    """``column`` is one of ``values``: ``= ANY(array)`` on PostgreSQL, ``IN`` over
+    ``json_each`` on SQLite (its ``IN (?, ?, ...)`` is a new statement for each length,
+    which SQLAlchemy renders and SQLite prepares again: a third of the related-row reads)."""
     if _postgres(conn):
         return column == sa.any_(sa.bindparam(None, list(values), type_=ARRAY(column.type)))
-    return column.in_(list(values))
+    listed = sa.func.json_each(sa.bindparam(None, json.dumps(list(values)), type_=sa.Text))
+    return column.in_(sa.select(sa.column("value")).select_from(listed))
 
 
-def insert_new(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]], *,
-               key: str, count_by: tuple[str, ...]) -> Counter[tuple[Any, ...]]:
-    """Insert ``rows`` (all with the same keys), skipping any whose ``key`` is taken, and
-    count the rows really inserted by their ``count_by`` values.
+def _converter(conn: sa.Connection, column: sa.Column[Any]) -> Callable[[Any], Any] | None:
+    """The column type's bind processor for this connection's dialect (None: as is)."""
+    return column.type.dialect_impl(conn.dialect).bind_processor(  # type: ignore[no-any-return]
+        conn.dialect)
+
+
+def _converted(values: Sequence[Any], convert: Callable[[Any], Any] | None) -> list[Any]:
+    """``values`` through ``convert``, each distinct value once (lists count by content)."""
+    if convert is None:
+        return list(values)
+    done: dict[Any, Any] = {None: None}
+    out = []
+    for value in values:
+        key = tuple(value) if type(value) is list else value
+        if key not in done:
+            done[key] = convert(value)
+        out.append(done[key])
+    return out
+
+
+def insert_new(conn: sa.Connection, table: sa.Table, columns: Sequence[str],
+               rows: Sequence[Row], *, key: str,
+               count_by: tuple[str, ...]) -> Counter[tuple[Any, ...]]:
+    """Insert ``rows`` (tuples of ``columns``' values), skipping any whose ``key`` is
+    taken, and count the rows really inserted by their ``count_by`` values.
 
     A conflicting row is decided by the database (on PostgreSQL a concurrent insert of
     the same key waits for the other transaction, then does nothing), so two workers can
@@ -44,57 +77,89 @@ def insert_new(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, An
     if not rows:
         return Counter()
     if _postgres(conn):
-        return _pg_insert_new(conn, table, rows, key=key, count_by=count_by)
-    names = list(rows[0])
+        return _pg_insert_new(conn, table, columns, rows, key=key, count_by=count_by)
     defaults = {c.name: c.default.arg for c in table.c  # type: ignore[attr-defined]
-                if c.name not in names and c.default is not None and c.default.is_scalar}
-    columns = [*names, *defaults]
+                if c.name not in columns and c.default is not None and c.default.is_scalar}
+    names = [*columns, *defaults]
     quote = conn.dialect.identifier_preparer.quote
-    sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
-           f"VALUES ({', '.join('?' for _ in columns)}) "
-           f"ON CONFLICT ({quote(key)}) DO NOTHING")
-    # The columns' own bind processors (JSON, UTC datetimes), applied in one tight loop:
+    head = f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in names)}) VALUES "
+    one = f"({', '.join('?' for _ in names)})"
+    tail = f" ON CONFLICT ({quote(key)}) DO NOTHING"
+    # The columns' own bind processors (JSON, UTC datetimes), a column at a time:
     # SQLAlchemy's per-row parameter handling cost more than SQLite's insert itself.
-    procs = [table.c[c].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
-             for c in columns]
-    tail = tuple(defaults.values())
-    groups: dict[tuple[Any, ...], list[tuple[Any, ...]]] = defaultdict(list)
-    for row in rows:
-        values = (*(row[n] for n in names), *tail)
-        groups[tuple(row[c] for c in count_by)].append(
-            tuple(v if p is None or v is None else p(v) for p, v in zip(procs, values,
-                                                                         strict=True)))
+    by_column = list(zip(*rows, strict=True))
+    converted = [_converted(values, _converter(conn, table.c[name]))
+                 for name, values in zip(columns, by_column, strict=True)]
+    converted += [[_converted([value], _converter(conn, table.c[name]))[0]] * len(rows)
+                  for name, value in defaults.items()]
+    groups: dict[tuple[Any, ...], list[Row]] = defaultdict(list)
+    at = [columns.index(c) for c in count_by]
+    for row, params in zip(rows, zip(*converted, strict=True), strict=True):
+        groups[tuple(row[i] for i in at)].append(params)
     counts: Counter[tuple[Any, ...]] = Counter()
     for group, params in groups.items():
-        inserted = conn.exec_driver_sql(sql, params).rowcount
-        if inserted > 0:
-            counts[group] += inserted
+        start = 0
+        for size in _chunks(len(params), limit=_variables(conn) // len(names)):
+            chunk = params[start:start + size]
+            start += size
+            sql = f"{head}{', '.join([one] * size)}{tail}"
+            inserted = conn.exec_driver_sql(sql, tuple(v for p in chunk for v in p)).rowcount
+            if inserted > 0:
+                counts[group] += inserted
     return counts
 
 
-def _pg_insert_new(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]], *,
-                   key: str, count_by: tuple[str, ...]) -> Counter[tuple[Any, ...]]:
+#: Rows in the largest multi-row INSERT on SQLite.
+_SQLITE_ROWS = 256
+
+
+def _variables(conn: sa.Connection) -> int:
+    """How many parameters this SQLite build binds in one statement (32766 since 3.32)."""
+    raw = conn.connection.dbapi_connection
+    return raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)  # type: ignore[union-attr]
+
+
+def _chunks(count: int, *, limit: int) -> list[int]:
+    """Row counts of the multi-row INSERTs for ``count`` rows on SQLite.
+
+    One statement for many rows, not an executemany: SQLite opens a statement journal for
+    each statement on a table with triggers (the roll-up's), which cost more than the row
+    itself. Sizes are powers of two (256, 128, ... 1, at most ``limit``), so a connection's
+    statement cache holds a few texts per table rather than one of ~1 MB per batch length.
+    """
+    top = 1 << (min(_SQLITE_ROWS, max(limit, 1)).bit_length() - 1)
+    sizes = []
+    while count:
+        size = min(top, 1 << (count.bit_length() - 1))
+        sizes.append(size)
+        count -= size
+    return sizes
+
+
+def _pg_insert_new(conn: sa.Connection, table: sa.Table, columns: Sequence[str],
+                   rows: Sequence[Row], *, key: str,
+                   count_by: tuple[str, ...]) -> Counter[tuple[Any, ...]]:
     # A column with one value for the whole batch (the rule, the moment, the status...)
     # goes as one parameter, the others as arrays: psycopg dumps arrays element by element.
-    names = list(rows[0])
     arrays: dict[str, Any] = {}
-    columns: dict[str, Any] = {}
-    for name in names:
+    values_of: dict[str, Any] = {}
+    for name, values in zip(columns, zip(*rows, strict=True), strict=True):
         kind = table.c[name].type
-        values = [r[name] for r in rows]
         first = values[0]
-        if name != key and all(v == first for v in values):
-            columns[name] = sa.bindparam(f"c_{name}", first, type_=kind)
+        if name != key and values.count(first) == len(values):
+            values_of[name] = sa.bindparam(f"c_{name}", first, type_=kind)
             continue
+        listed: list[Any] = list(values)
         if isinstance(kind, sa.JSON):  # an array of JSON texts; a list would be a dimension
-            values, kind = [None if v is None else json.dumps(v) for v in values], sa.Text()
-        arrays[name] = sa.bindparam(f"v_{name}", values, type_=ARRAY(kind))
+            listed, kind = _converted(listed, json.dumps), sa.Text()
+        arrays[name] = sa.bindparam(f"v_{name}", listed, type_=ARRAY(kind))
     unnested = sa.func.unnest(*arrays.values()).table_valued(*arrays).render_derived()
     for name in arrays:
         value = unnested.c[name]
-        columns[name] = (sa.cast(value, sa.JSON) if isinstance(table.c[name].type, sa.JSON)
-                         else value)
-    stmt = (pg_insert(table).from_select(names, sa.select(*(columns[n] for n in names)))
+        values_of[name] = (sa.cast(value, sa.JSON) if isinstance(table.c[name].type, sa.JSON)
+                           else value)
+    stmt = (pg_insert(table).from_select(list(columns),
+                                         sa.select(*(values_of[n] for n in columns)))
             .on_conflict_do_nothing(index_elements=[key])
             .returning(*(table.c[c] for c in count_by)))
     return Counter(tuple(r) for r in conn.execute(stmt))
@@ -107,11 +172,11 @@ def set_by_id(conn: sa.Connection, table: sa.Table, column: str,
         return
     target = table.c[column]
     if not _postgres(conn):
-        conn.execute(
-            sa.update(table).where(table.c.id == sa.bindparam("b_row_id"))
-            .values({column: sa.bindparam("b_value")}),
-            [{"b_row_id": i, "b_value": v} for i, v in values],
-        )
+        quote = conn.dialect.identifier_preparer.quote
+        ids, new = zip(*values, strict=True)
+        conn.exec_driver_sql(
+            f"UPDATE {quote(table.name)} SET {quote(column)} = ? WHERE id = ?",
+            list(zip(_converted(new, _converter(conn, target)), ids, strict=True)))
         return
     ids = sa.bindparam("ids", [i for i, _ in values], type_=ARRAY(table.c.id.type))
     new = sa.bindparam("values", [v for _, v in values], type_=ARRAY(target.type))

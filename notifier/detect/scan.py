@@ -92,7 +92,7 @@ def _scan_batch(
     rows = due_rows(conn, kind, now, batch_size)
     if not rows:
         return 0
-    claims: list[dict[str, Any]] = []
+    claims: list[tuple[Any, ...]] = []
     episodes: list[datetime] = []
     next_checks: list[tuple[int, datetime | None]] = []
     for row, facts in zip(rows, facts_of(conn, kind, rows, transit), strict=True):
@@ -113,9 +113,16 @@ def _scan_batch(
     return len(rows)
 
 
+#: The columns of a claim row, in the order :func:`_claims` writes them.
+_CLAIM_COLUMNS = ("rule", "entity_kind", "entity_id", "customer_id", "purpose", "channels",
+                  "detected_at", "due_at", "days_late", "step", "template", "status",
+                  "reason", "key", "arm")
+_KEY = _CLAIM_COLUMNS.index("key")
+
+
 def _claims(
     rule: Rule, verdict: Evaluation, facts: Facts, kind: str, entity_id: int, now: datetime,
-    out: list[dict[str, Any]], episodes: list[datetime],
+    out: list[tuple[Any, ...]], episodes: list[datetime],
 ) -> None:
     """Append to ``out`` the notification rows this verdict asks for (the database drops
     the known ones), and to ``episodes`` each one's episode (see :func:`_without_legacy`)."""
@@ -126,24 +133,13 @@ def _claims(
     customer = facts.customer
     channels = (rule.channel_order(customer) if rule.prefer_customer_channel
                 else rule.channels)
-    base = {
-        "rule": rule.name,
-        "entity_kind": kind,
-        "entity_id": entity_id,
-        "customer_id": customer.id if customer else None,
-        "purpose": rule.purpose.value,
-        "channels": [c.value for c in channels],
-        "detected_at": now,
-        "due_at": now,
-        "days_late": verdict.days_late,
-    }
+    # str() of a StrEnum member is its value, without Enum's Python-level ``.value``.
+    base = (rule.name, kind, entity_id, customer.id if customer else None, str(rule.purpose),
+            list(map(str, channels)), now, now, verdict.days_late)
 
     def row(step: int, status: str, reason: str | None, arm: str | None = None) -> None:
-        out.append({
-            **base, "step": step, "template": rule.steps[step].template, "status": status,
-            "reason": reason, "key": f"{legacy_key(rule.name, step, kind, entity_id)}:{token}",
-            "arm": arm,
-        })
+        out.append((*base, step, rule.steps[step].template, status, reason,
+                    f"{legacy_key(rule.name, step, kind, entity_id)}:{token}", arm))
         episodes.append(episode)
 
     for step in verdict.superseded:
@@ -172,7 +168,7 @@ def _initial_status(rule: Rule, group: str) -> tuple[str, str | None]:
     return "pending", None
 
 
-def _insert(conn: sa.Connection, claims: list[dict[str, Any]], episodes: list[datetime],
+def _insert(conn: sa.Connection, claims: list[tuple[Any, ...]], episodes: list[datetime],
             result: ScanResult) -> None:
     """Insert the claims; the unique key makes rows another tick or worker already
     created a silent no-op, and the database tells how many were really new, by status
@@ -180,14 +176,14 @@ def _insert(conn: sa.Connection, claims: list[dict[str, Any]], episodes: list[da
     (:func:`~.bulk.insert_new`).
     """
     claims = _without_legacy(conn, claims, episodes)
-    for (status, rule), n in insert_new(conn, _NOTIFICATIONS, claims, key="key",
-                                        count_by=("status", "rule")).items():
+    for (status, rule), n in insert_new(conn, _NOTIFICATIONS, _CLAIM_COLUMNS, claims,
+                                        key="key", count_by=("status", "rule")).items():
         result.created[status] += n
         result.created_by_rule[(rule, status)] += n
 
 
-def _without_legacy(conn: sa.Connection, claims: list[dict[str, Any]],
-                    episodes: list[datetime]) -> list[dict[str, Any]]:
+def _without_legacy(conn: sa.Connection, claims: list[tuple[Any, ...]],
+                    episodes: list[datetime]) -> list[tuple[Any, ...]]:
     """Drop claims a row from before episodes already covers.
 
     Such a row's key is (rule, step, entity) alone — the claim's key without its episode
@@ -197,7 +193,7 @@ def _without_legacy(conn: sa.Connection, claims: list[dict[str, Any]],
     """
     if not claims:
         return []
-    legacy = [c["key"].rpartition(":")[0] for c in claims]
+    legacy = [c[_KEY].rpartition(":")[0] for c in claims]
     t = _NOTIFICATIONS
     held = dict(conn.execute(
         sa.select(t.c.key, t.c.detected_at).where(among(conn, t.c.key, legacy))
