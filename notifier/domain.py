@@ -7,10 +7,33 @@ so any stage can be tested on its own.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
+_FIELDS: dict[type, int] = {}
+
+
+def frozen(kind: type[_T], values: dict[str, Any]) -> _T:
+    """``kind(**values)`` for a frozen dataclass ``kind``, given a value for every field.
+
+    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__`` (4 µs
+    for an order snapshot's 20 fields); filling the new instance's ``__dict__`` is one C
+    call. For values built in bulk (a detection tick builds several per due row); the
+    instance is the same — equal, hashable, frozen — as one from ``kind(**values)``.
+    """
+    count = _FIELDS.get(kind)
+    if count is None:
+        count = _FIELDS[kind] = len(dataclasses.fields(kind))  # type: ignore[arg-type]
+    if len(values) != count:
+        raise TypeError(f"{kind.__name__} needs all its fields, got {sorted(values)}")
+    instance = object.__new__(kind)
+    instance.__dict__.update(values)
+    return instance
 
 
 class Channel(StrEnum):

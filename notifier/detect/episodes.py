@@ -27,7 +27,7 @@ _TOKEN = re.compile(r"\d{8}T\d{6}(?:\.\d{6})?Z")
 
 def episode_token(episode: datetime) -> str:
     """The episode as it appears in keys: a compact UTC timestamp without ``:``."""
-    at = episode.astimezone(UTC)
+    at = episode if episode.tzinfo is UTC else episode.astimezone(UTC)
     micro = f".{at.microsecond:06d}" if at.microsecond else ""
     # Formatted by hand: strftime is several times slower, and a tick keys every claim.
     return (f"{at.year:04d}{at.month:02d}{at.day:02d}T{at.hour:02d}{at.minute:02d}"

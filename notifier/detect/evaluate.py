@@ -10,6 +10,7 @@ an earlier tick; claiming it again is a no-op.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,7 @@ from notifier.detect.episodes import episode_token, key_token
 from notifier.detect.facts import Facts
 from notifier.detect.rules import Rule
 from notifier.detect.triggers import days_late
+from notifier.domain import frozen
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,13 @@ class Evaluation:
     error: str | None = None
 
 
+#: The fields an Evaluation defaults; a verdict is built as ``frozen(Evaluation, {**_BLANK,
+#: ...})``: a tick builds one per rule per due row, and the dataclass ``__init__`` cost
+#: twice as much.
+_BLANK = {f.name: f.default for f in dataclasses.fields(Evaluation)
+          if f.default is not dataclasses.MISSING}
+
+
 def condition_values(facts: Facts, now: datetime, late: int) -> dict[str, Any]:
     """The names a ``when`` condition sees; templates may reuse the same mapping."""
     return {
@@ -86,11 +95,18 @@ def evaluate(rule: Rule, facts: Facts, now: datetime) -> Evaluation:
     late = days_late(facts, now)
     anchor = check.anchor
     if anchor is None:
-        return Evaluation(rule.name, active=False, days_late=late, reason=check.reason)
+        return frozen(Evaluation, {**_BLANK, "rule": rule.name, "active": False,
+                                   "days_late": late, "reason": check.reason})
     # Built once at the end (no dataclasses.replace): a tick evaluates every rule of
     # every due row, so this function's own cost counts.
-    schedule = tuple(anchor + step.delay for step in rule.steps)
-    next_at = next((t for t in schedule if t > now), None)
+    schedule = tuple([anchor + step.delay for step in rule.steps])
+    next_at = None
+    come = []  # the steps whose time has come, in step order
+    for i, at in enumerate(schedule):
+        if at <= now:
+            come.append(i)
+        elif next_at is None:
+            next_at = at
     episode = check.occurrence
 
     if rule.condition is not None:
@@ -101,31 +117,25 @@ def evaluate(rule: Rule, facts: Facts, now: datetime) -> Evaluation:
         except ConditionFailed as exc:
             reason, error = "condition failed", str(exc)
         if reason:
-            return Evaluation(rule.name, active=False, anchor=anchor, episode=episode,
-                              schedule=schedule, next_at=next_at, days_late=late,
-                              reason=reason, error=error)
+            return frozen(Evaluation, {
+                **_BLANK, "rule": rule.name, "active": False, "anchor": anchor,
+                "episode": episode, "schedule": schedule, "next_at": next_at,
+                "days_late": late, "reason": reason, "error": error})
 
-    come = [i for i, t in enumerate(schedule) if t <= now]
-    stale = tuple(i for i in come if _overdue(rule, now, schedule[i]))
-    fresh = [i for i in come if i not in stale]
+    overdue = [i for i in come if _overdue(rule, now, schedule[i])] if come else come
+    stale = tuple(overdue)
+    fresh = [i for i in come if i not in stale] if overdue else come
     if fresh and (old := outside_lookback(rule, facts, now)):
-        return Evaluation(rule.name, active=True, anchor=anchor, episode=episode,
-                          schedule=schedule, stale=stale, too_old=tuple(fresh),
-                          old_reason=old, next_at=next_at, days_late=late,
-                          reason=check.reason)
-    return Evaluation(
-        rule.name,
-        active=True,
-        anchor=anchor,
-        episode=episode,
-        schedule=schedule,
-        due=fresh[-1] if fresh else None,
-        superseded=tuple(fresh[:-1]),
-        stale=stale,
-        next_at=next_at,
-        days_late=late,
-        reason=check.reason,
-    )
+        return frozen(Evaluation, {
+            **_BLANK, "rule": rule.name, "active": True, "anchor": anchor,
+            "episode": episode, "schedule": schedule, "stale": stale,
+            "too_old": tuple(fresh), "old_reason": old, "next_at": next_at,
+            "days_late": late, "reason": check.reason})
+    return frozen(Evaluation, {
+        **_BLANK, "rule": rule.name, "active": True, "anchor": anchor, "episode": episode,
+        "schedule": schedule, "due": fresh[-1] if fresh else None,
+        "superseded": tuple(fresh[:-1]), "stale": stale, "next_at": next_at,
+        "days_late": late, "reason": check.reason})
 
 
 def _overdue(rule: Rule, now: datetime, due_at: datetime) -> bool:

@@ -19,7 +19,13 @@ import sqlalchemy as sa
 
 from notifier.detect.bulk import among
 from notifier.detect.facts import Facts
-from notifier.domain import CartSnapshot, CustomerSnapshot, OrderSnapshot, ShipmentSnapshot
+from notifier.domain import (
+    CartSnapshot,
+    CustomerSnapshot,
+    OrderSnapshot,
+    ShipmentSnapshot,
+    frozen,
+)
 from notifier.store.snapshots import (
     cart_snapshot,
     customer_snapshot,
@@ -120,8 +126,9 @@ def facts_of(conn: sa.Connection, kind: str, rows: Sequence[Row],
     if kind == "cart":
         customers = _by_id(conn, _CUSTOMER_COLUMNS, (r.customer_id for r in rows))
         people = {i: customer_snapshot(c) for i, c in customers.items()}
-        return [Facts(customer=people.get(r.customer_id), cart=cart_snapshot(r),
-                      transit=transit) for r in rows]
+        return [frozen(Facts, {"customer": people.get(r.customer_id), "order": None,
+                               "shipment": None, "cart": cart_snapshot(r),
+                               "transit": transit}) for r in rows]
     if kind == "order":
         orders = {r.id: r for r in rows}
         shipments = _latest_shipments(conn, list(orders))
@@ -134,10 +141,11 @@ def facts_of(conn: sa.Connection, kind: str, rows: Sequence[Row],
     for row in rows:
         order = orders.get(row.order_id) if kind == "shipment" else row
         shipment = row if kind == "shipment" else shipments.get(row.id)
-        out.append(Facts(
-            customer=people.get(order.customer_id) if order is not None else None,
-            order=order_snapshot(order) if order is not None else None,
-            shipment=shipment_snapshot(shipment) if shipment is not None else None,
-            transit=transit,
-        ))
+        out.append(frozen(Facts, {
+            "customer": people.get(order.customer_id) if order is not None else None,
+            "order": order_snapshot(order) if order is not None else None,
+            "shipment": shipment_snapshot(shipment) if shipment is not None else None,
+            "cart": None,
+            "transit": transit,
+        }))
     return out

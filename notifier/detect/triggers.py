@@ -73,8 +73,18 @@ class Check:
         return self.episode or self.anchor
 
 
+_MISSES: dict[str, Check] = {}
+
+
 def _miss(reason: str) -> Check:
-    return Check(None, reason)
+    # Checks are frozen: one per reason is shared (most reasons are a handful of constants;
+    # the cache stops growing at 1024 for reasons that quote a value).
+    check = _MISSES.get(reason)
+    if check is None:
+        check = Check(None, reason)
+        if len(_MISSES) < 1024:
+            _MISSES[reason] = check
+    return check
 
 
 class Params(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -32,12 +33,24 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
         if url_obj.database and url_obj.database != ":memory:":
             Path(url_obj.database).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(
-            url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}
+            url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30},
+            json_deserializer=_json_loads,
         )
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         sa.event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
-    return sa.create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return sa.create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10,
+                            json_deserializer=_json_loads)
+
+
+_EMPTY = frozenset({"[]", b"[]"})
+
+
+def _json_loads(text: str | bytes) -> object:
+    # Most JSON columns read in bulk hold an empty list (an order's discount codes, a
+    # customer's push subscriptions): a new [] without the decoder's ten times the cost.
+    # psycopg hands over bytes, SQLite a str.
+    return [] if text in _EMPTY else json.loads(text)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]

@@ -22,6 +22,7 @@ from notifier.domain import (
     PushSubscription,
     ShipmentSnapshot,
     TrackingEvent,
+    frozen,
 )
 from notifier.store.tables import Cart, Customer, Order, Shipment
 
@@ -42,30 +43,33 @@ def _items(raw: list[dict[str, Any]]) -> tuple[LineItem, ...]:
 
 
 def customer_snapshot(row: Customer) -> CustomerSnapshot:
-    return CustomerSnapshot(
-        id=row.id or 0, email=row.email, phone=row.phone, first_name=row.first_name,
-        last_name=row.last_name, salutation=row.salutation, gender=row.gender,
-        locale=row.locale, timezone=row.timezone, segment=row.segment,
-        preferred_channel=row.preferred_channel,
-        push_subscriptions=tuple(
+    return frozen(CustomerSnapshot, {
+        "id": row.id or 0, "email": row.email, "phone": row.phone,
+        "first_name": row.first_name, "last_name": row.last_name,
+        "salutation": row.salutation, "gender": row.gender, "locale": row.locale,
+        "timezone": row.timezone, "segment": row.segment,
+        "preferred_channel": row.preferred_channel,
+        "push_subscriptions": tuple(
             PushSubscription(**{k: s.get(k, "") or "" for k in
                                 ("endpoint", "p256dh", "auth", "fcm_token")})
             for s in row.push_subscriptions
-        ),
-    )
+        ) if row.push_subscriptions else (),
+    })
 
 
 def order_snapshot(row: Order) -> OrderSnapshot:
-    return OrderSnapshot(
-        id=row.id or 0, external_id=row.external_id, number=row.number or row.external_id,
-        status=row.status, payment_status=row.payment_status, currency=row.currency,
-        total=Decimal(row.total), items=_items(row.items),
-        discount_codes=tuple(row.discount_codes), shipping_method=row.shipping_method,
-        payment_method=row.payment_method, is_test=row.is_test, placed_at=row.placed_at,
-        ship_by=row.ship_by, deliver_by=row.deliver_by, shipped_at=row.shipped_at,
-        delivered_at=row.delivered_at, cancelled_at=row.cancelled_at,
-        ship_country=row.ship_country, ship_postcode=row.ship_postcode,
-    )
+    return frozen(OrderSnapshot, {
+        "id": row.id or 0, "external_id": row.external_id,
+        "number": row.number or row.external_id, "status": row.status,
+        "payment_status": row.payment_status, "currency": row.currency,
+        "total": Decimal(row.total), "items": _items(row.items) if row.items else (),
+        "discount_codes": tuple(row.discount_codes), "shipping_method": row.shipping_method,
+        "payment_method": row.payment_method, "is_test": row.is_test,
+        "placed_at": row.placed_at, "ship_by": row.ship_by, "deliver_by": row.deliver_by,
+        "shipped_at": row.shipped_at, "delivered_at": row.delivered_at,
+        "cancelled_at": row.cancelled_at, "ship_country": row.ship_country,
+        "ship_postcode": row.ship_postcode,
+    })
 
 
 def _event(raw: dict[str, Any]) -> TrackingEvent:
@@ -75,21 +79,22 @@ def _event(raw: dict[str, Any]) -> TrackingEvent:
 
 
 def shipment_snapshot(row: Shipment) -> ShipmentSnapshot:
-    return ShipmentSnapshot(
-        id=row.id or 0, status=row.status, carrier=row.carrier,
-        tracking_number=row.tracking_number, tracking_url=row.tracking_url, eta=row.eta,
-        shipped_at=row.shipped_at, delivered_at=row.delivered_at,
-        last_event_at=row.last_event_at, events=tuple(_event(e) for e in row.events),
-    )
+    return frozen(ShipmentSnapshot, {
+        "id": row.id or 0, "status": row.status, "carrier": row.carrier,
+        "tracking_number": row.tracking_number, "tracking_url": row.tracking_url,
+        "eta": row.eta, "shipped_at": row.shipped_at, "delivered_at": row.delivered_at,
+        "last_event_at": row.last_event_at,
+        "events": tuple(_event(e) for e in row.events) if row.events else (),
+    })
 
 
 def cart_snapshot(row: Cart) -> CartSnapshot:
-    return CartSnapshot(
-        id=row.id or 0, currency=row.currency, value=Decimal(row.value), items=_items(row.items),
-        recovery_url=row.recovery_url, email=row.email, phone=row.phone,
-        last_activity_at=row.last_activity_at, completed_at=row.completed_at,
-        deleted_at=row.deleted_at,
-    )
+    return frozen(CartSnapshot, {
+        "id": row.id or 0, "currency": row.currency, "value": Decimal(row.value),
+        "items": _items(row.items) if row.items else (), "recovery_url": row.recovery_url,
+        "email": row.email, "phone": row.phone, "last_activity_at": row.last_activity_at,
+        "completed_at": row.completed_at, "deleted_at": row.deleted_at,
+    })
 
 
 def _by_id(session: Session, table: Any, ids: set[int]) -> dict[int, Any]:
