@@ -217,7 +217,14 @@ class Notification(SQLModel, table=True):
         sa.Index("ix_notifications_status_due", "status", "due_at"),
         sa.Index("ix_notifications_customer_sent", "customer_id", "purpose", "sent_at"),
         sa.Index("ix_notifications_rule_detected", "rule", "detected_at"),  # reports (#14)
-        sa.Index("ix_notifications_rule_converted", "rule", "converted_at"),  # reports (#14)
+        # Reports (#14): a rule's converted rows. Partial, like the provider's id (set once
+        # sent, looked up by value): a new notification enters neither (#17).
+        sa.Index("ix_notifications_rule_converted", "rule", "converted_at",
+                 sqlite_where=sa.text("converted_at IS NOT NULL"),
+                 postgresql_where=sa.text("converted_at IS NOT NULL")),
+        sa.Index("ix_notifications_provider_id", "provider_id",
+                 sqlite_where=sa.text("provider_id IS NOT NULL"),
+                 postgresql_where=sa.text("provider_id IS NOT NULL")),
         # The console's dashboard and funnels count a period by rule, status and channel
         # from this index alone (no table reads).
         sa.Index("ix_notifications_detected", "detected_at", "rule", "status", "channel"),
@@ -244,7 +251,8 @@ class Notification(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=255, unique=True)
-    rule: str = Field(max_length=128, index=True)
+    # Looked up through ix_notifications_rule_detected (rule leads it).
+    rule: str = Field(max_length=128)
     step: int
     entity_kind: str = Field(max_length=16)
     entity_id: int
@@ -261,7 +269,7 @@ class Notification(SQLModel, table=True):
     attempts: int = 0
     lease_until: datetime | None = _ts()
     lease_owner: str | None = Field(default=None, max_length=64)
-    provider_id: str | None = Field(default=None, max_length=128, index=True)
+    provider_id: str | None = Field(default=None, max_length=128)
     detected_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     sent_at: datetime | None = _ts()
     delivered_at: datetime | None = _ts()
