@@ -106,7 +106,7 @@ class ApiSettings(Section):
         "requests are applied in one transaction",
     )
     batch_window_ms: int = Field(
-        default=5, ge=0, le=1000,
+        default=20, ge=0, le=1000,
         description="group commit: how long a batch waits after the previous commit for "
         "as many requests as that one held (a lone request is applied at once)",
     )

@@ -22,6 +22,13 @@ outcome.
 
 The writer thread starts with the first request and ends after ``idle_s`` without one,
 so an app that is built and thrown away (tests) leaves nothing running.
+
+``writers`` > 1 (PostgreSQL: ``notifier api`` runs two) lets a second batch be applied on
+its own connection while the first waits for its round trips and its commit: the batches
+are then two transactions as those of two api processes are, serialised by the same row
+locks and unique keys (a batch that meets another's uncommitted row waits for it; one
+that fails on a key the other just wrote is applied request by request). SQLite has one
+writer at a time whatever the threads, so it keeps one.
 """
 
 from __future__ import annotations
@@ -50,11 +57,13 @@ class _Waiting:
 
 
 class GroupCommitter:
-    """Batches :class:`Inbound` payloads of any number of event loops onto one writer."""
+    """Batches :class:`Inbound` payloads of any number of event loops onto ``writers``
+    writer threads."""
 
     def __init__(self, ingestor: Ingestor, *, max_records: int = 200,
                  window: timedelta = timedelta(milliseconds=5), idle_s: float = 2.0,
-                 on_batch: Callable[[int], None] = lambda _requests: None) -> None:
+                 on_batch: Callable[[int], None] = lambda _requests: None,
+                 writers: int = 1) -> None:
         self.ingestor = ingestor
         self.on_batch = on_batch  # told each batch's number of requests (a metric)
         self.max_records = max_records
@@ -62,7 +71,9 @@ class GroupCommitter:
         self.idle_s = idle_s
         self._queue: deque[_Waiting] = deque()
         self._ready = threading.Condition()
-        self._writer: threading.Thread | None = None
+        self.writers = writers
+        self._running = 0  # writer threads alive
+        self._free = 0  # of those, the ones waiting for a batch (not applying one)
         self._last_commit = 0.0  # time.monotonic() when the last batch was answered
         self._last_size = 1  # requests in the last batch
         self._records = 0  # records waiting in the queue (a request without any counts 1)
@@ -75,10 +86,11 @@ class GroupCommitter:
             first = not self._queue
             self._queue.append(waiting)
             self._records += _weight(item)
-            if self._writer is None:
-                self._writer = threading.Thread(target=self._write, name="ingest-commit",
-                                                daemon=True)
-                self._writer.start()
+            if self._free == 0 and self._running < self.writers:
+                self._running += 1
+                self._free += 1
+                threading.Thread(target=self._write, name="ingest-commit",
+                                 daemon=True).start()
             # The writer is woken when it has something to decide: the first request (it
             # then waits the window on its own) and a full batch. Waking it for every
             # request made both threads trade the GIL once per request.
@@ -96,6 +108,8 @@ class GroupCommitter:
             except Exception as exc:  # never leave a request waiting for ever
                 log.exception("ingest writer failed")
                 _answer([(waiting, exc) for waiting in batch])
+            with self._ready:
+                self._free += 1
 
     def _next_batch(self) -> list[_Waiting] | None:
         """The next batch: whatever waits, once ``max_records`` records wait, or as many
@@ -103,12 +117,15 @@ class GroupCommitter:
         ``window`` has passed since the first arrived and the last batch committed; None
         (and the thread ends) after ``idle_s`` of nothing."""
         with self._ready:
-            if not self._queue:
-                self._ready.wait(self.idle_s)
+            while True:  # (another writer may take what this one waited for)
                 if not self._queue:
-                    self._writer = None
-                    return None
-            while not self._full():
+                    if not self._ready.wait(self.idle_s) and not self._queue:
+                        self._running -= 1
+                        self._free -= 1
+                        return None
+                    continue
+                if self._full():
+                    break
                 start = max(self._queue[0].since, self._last_commit)
                 left = start + self.window - time.monotonic()
                 if left <= 0:
@@ -120,6 +137,7 @@ class GroupCommitter:
                 batch.append(waiting)
                 records += _weight(waiting.item)
             self._records -= records
+            self._free -= 1
             return batch
 
     def _commit(self, batch: list[_Waiting]) -> None:

@@ -80,10 +80,13 @@ async def _receive_webhook(runtime: Runtime, committer: GroupCommitter, adapter:
 def build_router(runtime: Runtime) -> APIRouter:
     router = APIRouter()
     settings = runtime.settings
+    # Two writers on PostgreSQL: one batch applied while the other waits for the server
+    # (see group_commit.py); SQLite writes one transaction at a time anyway.
     committer = GroupCommitter(Ingestor(runtime.sessions, settings),
                                max_records=settings.api.batch_max_records,
                                window=timedelta(milliseconds=settings.api.batch_window_ms),
-                               on_batch=runtime.metrics.ingest_batch)
+                               on_batch=runtime.metrics.ingest_batch,
+                               writers=2 if runtime.engine.dialect.name == "postgresql" else 1)
     region = settings.shop.country
     require_key = api_key_dependency(settings)
 
