@@ -9,14 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from sqlmodel import Session
 
 from notifier.compose import RenderContext
 from notifier.compose.recipients import email_of, phone_of, push_subscription_of
+from notifier.detect.bulk import among
 from notifier.detect.facts import Facts
+from notifier.detect.load import facts_of
 from notifier.domain import Channel, Kind, Outgoing
 from notifier.store import outbox
-from notifier.store.snapshots import ENTITY_TABLES, related
+from notifier.store.snapshots import ENTITY_TABLES
 from notifier.store.tables import DeliveryAttempt, Notification
 from notifier.transit.model import TransitModel
 
@@ -95,11 +98,15 @@ class Batch:
         notifications = {n.id or 0: n for n in outbox.notifications_by_id(session, ids)}
         messages = [n for n in notifications.values() if n.kind == Kind.MESSAGE]
         facts: dict[tuple[str, int], Facts] = {}
+        conn = session.connection()
         for kind in {n.entity_kind for n in messages}:
+            # What detection reads, read the same way: plain rows and set-based queries,
+            # no ORM objects (they cost more than deciding the batch).
+            table = ENTITY_TABLES[kind].__table__  # type: ignore[attr-defined]
             wanted = {n.entity_id for n in messages if n.entity_kind == kind}
-            rows = outbox.rows_by_id(session, ENTITY_TABLES[kind], wanted)
-            for row, snaps in zip(rows, related(session, kind, rows), strict=True):
-                facts[(kind, row.id)] = Facts(**snaps, transit=transit)
+            rows = conn.execute(sa.select(table).where(among(conn, table.c.id, wanted))).all()
+            for row, found in zip(rows, facts_of(conn, kind, rows, transit), strict=True):
+                facts[(kind, row.id)] = found
         customers = {f.customer.id for f in facts.values() if f.customer}
         addresses = set()
         for f in facts.values():
