@@ -86,17 +86,21 @@ class GroupCommitter:
             first = not self._queue
             self._queue.append(waiting)
             self._records += _weight(item)
-            if self._free == 0 and self._running < self.writers:
-                self._running += 1
-                self._free += 1
-                threading.Thread(target=self._write, name="ingest-commit",
-                                 daemon=True).start()
+            self._spawn()
             # The writer is woken when it has something to decide: the first request (it
             # then waits the window on its own) and a full batch. Waking it for every
             # request made both threads trade the GIL once per request.
             if first or self._full():
                 self._ready.notify()
         return await waiting.future
+
+    def _spawn(self) -> None:
+        """Start a writer if requests wait, no writer is free to take them and fewer than
+        ``writers`` run (called holding ``_ready``)."""
+        if self._queue and self._free == 0 and self._running < self.writers:
+            self._running += 1
+            self._free += 1
+            threading.Thread(target=self._write, name="ingest-commit", daemon=True).start()
 
     def _full(self) -> bool:
         return self._records >= self.max_records or len(self._queue) >= self._last_size
@@ -138,6 +142,7 @@ class GroupCommitter:
                 records += _weight(waiting.item)
             self._records -= records
             self._free -= 1
+            self._spawn()  # what is left may go to another writer meanwhile
             return batch
 
     def _commit(self, batch: list[_Waiting]) -> None:

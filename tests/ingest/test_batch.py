@@ -129,3 +129,24 @@ def test_batches_hold_at_most_max_records(runtime: Runtime, max_records: int) ->
 
     assert [a.outcome for a in asyncio.run(post_all())] == ["applied"] * 7
     assert sum(sizes) == 7 and max(sizes) <= max_records and len(sizes) >= 7 / max_records
+
+
+def test_two_writers_apply_every_request_once(runtime: Runtime) -> None:
+    # Batches of at most 4 records on two writer threads: batches in flight at once, the
+    # same customers in several of them, and a redelivery of every fifth order.
+    committer = GroupCommitter(Ingestor(runtime.sessions, runtime.settings), max_records=4,
+                               window=timedelta(milliseconds=50), writers=2)
+    items = [inbound([order(n, customer=n % 5)], key=f"k{n}") for n in range(30)]
+    items += [inbound([order(n, customer=n % 5)], key=f"k{n}") for n in range(0, 30, 5)]
+
+    async def post_all() -> list[Any]:
+        return await asyncio.gather(*(committer.receive(i) for i in items))
+
+    answers = asyncio.run(post_all())
+    assert [a.outcome for a in answers] == ["applied"] * 30 + ["duplicate"] * 6
+    with runtime.sessions() as session:
+        assert sorted(o.external_id for o in session.exec(select(Order))) == \
+            sorted(f"O-{n}" for n in range(30))
+        assert len(session.exec(select(Customer)).all()) == 5
+        assert len(session.exec(select(Consent)).all()) == 5
+        assert len(session.exec(select(InboundEvent)).all()) == 30
