@@ -28,6 +28,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from bench_support import REPO, migrated_database
 
+from notifier.cli import _freeze_start_up
 from notifier.config import Settings
 from notifier.detect.scan import scan
 from notifier.pipeline import build_engine
@@ -86,6 +87,7 @@ def measure(url: str, size: int, due_count: int, workdir: Path) -> dict[str, obj
                                                        "templates_dir": REPO / "templates"})
     runtime = create_runtime(settings, engine=engine)
     rules = build_engine(runtime, channels={}).rules()
+    _freeze_start_up()  # what `notifier serve` and `notifier worker` do once started
 
     def timed(moment: datetime) -> tuple[float, int, int, float]:
         t, cpu = time.perf_counter(), time.process_time()
