@@ -19,11 +19,14 @@ import json
 import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from notifier.store.types import UTCDateTime, utc_text
 
 Row = tuple[Any, ...]
 
@@ -38,7 +41,7 @@ def among(conn: sa.Connection, column: sa.ColumnElement[Any],
     ``json_each`` on SQLite (its ``IN (?, ?, ...)`` is a new statement for each length,
     which SQLAlchemy renders and SQLite prepares again: a third of the related-row reads)."""
     if _postgres(conn):
-        return column == sa.any_(sa.bindparam(None, list(values), type_=ARRAY(column.type)))
+        return column == sa.any_(pg_array(None, list(values), column.type))
     listed = sa.func.json_each(sa.bindparam(None, json.dumps(list(values)), type_=sa.Text))
     return column.in_(sa.select(sa.column("value")).select_from(listed))
 
@@ -61,6 +64,43 @@ def _converted(values: Sequence[Any], convert: Callable[[Any], Any] | None) -> l
             done[key] = convert(value)
         out.append(done[key])
     return out
+
+
+def pg_array(name: str | None, values: list[Any],
+             kind: sa.types.TypeEngine[Any]) -> sa.ColumnElement[Any]:
+    """``values`` as one PostgreSQL array parameter of ``kind``.
+
+    Integers, strings and (for a UTCDateTime column) aware datetimes travel as one array
+    literal the server casts: psycopg dumps a list in Python element by element, 0.5 µs an
+    integer and 1.4 µs a string, several times what building the literal costs. Anything
+    else goes as a list.
+    """
+    literal = _array_literal(values, kind)
+    if literal is None:
+        return sa.bindparam(name, values, type_=ARRAY(kind))
+    return sa.cast(sa.bindparam(name, literal, type_=sa.Text), ARRAY(kind))
+
+
+def _array_literal(values: list[Any], kind: sa.types.TypeEngine[Any]) -> str | None:
+    """The array literal of ``values`` ("{1,NULL,3}", '{"a","b\\"c"}'), or None when a value
+    is of a type not written here."""
+    kinds = {type(v) for v in values}
+    if kinds <= {int}:
+        return "{" + ",".join(map(str, values)) + "}"
+    moments = isinstance(kind, UTCDateTime)
+    items = []
+    for value in values:
+        if value is None:
+            items.append("NULL")
+        elif type(value) is int:
+            items.append(str(value))
+        elif type(value) is str:
+            items.append('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"')
+        elif moments and type(value) is datetime:
+            items.append(f'"{utc_text(value)}"')
+        else:
+            return None
+    return "{" + ",".join(items) + "}"
 
 
 def insert_new(conn: sa.Connection, table: sa.Table, columns: Sequence[str],
@@ -152,7 +192,7 @@ def _pg_insert_new(conn: sa.Connection, table: sa.Table, columns: Sequence[str],
         listed: list[Any] = list(values)
         if isinstance(kind, sa.JSON):  # an array of JSON texts; a list would be a dimension
             listed, kind = _converted(listed, json.dumps), sa.Text()
-        arrays[name] = sa.bindparam(f"v_{name}", listed, type_=ARRAY(kind))
+        arrays[name] = pg_array(f"v_{name}", listed, kind)
     unnested = sa.func.unnest(*arrays.values()).table_valued(*arrays).render_derived()
     for name in arrays:
         value = unnested.c[name]
@@ -178,8 +218,8 @@ def set_by_id(conn: sa.Connection, table: sa.Table, column: str,
             f"UPDATE {quote(table.name)} SET {quote(column)} = ? WHERE id = ?",
             list(zip(_converted(new, _converter(conn, target)), ids, strict=True)))
         return
-    ids = sa.bindparam("ids", [i for i, _ in values], type_=ARRAY(table.c.id.type))
-    new = sa.bindparam("values", [v for _, v in values], type_=ARRAY(target.type))
+    ids = pg_array("ids", [i for i, _ in values], table.c.id.type)
+    new = pg_array("values", [v for _, v in values], target.type)
     pairs = sa.func.unnest(ids, new).table_valued("row_id", "value").render_derived()
     conn.execute(sa.update(table).where(table.c.id == pairs.c.row_id)
                  .values({column: pairs.c.value}))
