@@ -111,8 +111,11 @@ def mime_bytes(message: EmailMessage, *, message_id: str | None = None) -> bytes
     """``to_bytes(build_mime(message))``, written out directly: the same headers, parts
     and encodings (RFC 2047 headers, quoted-printable UTF-8 bodies) without building and
     flattening a tree of ``email`` objects, which cost more per message than rendering
-    the template. A header the direct path cannot write exactly as the ``email``
-    package would (a line over 998 characters, a line break in a value) goes that way."""
+    the template. The headers are byte for byte the ``email`` package's; the bodies are
+    binascii's quoted-printable, which may break a line of exactly 76 octets and encodes
+    a line's leading dot where the package does not (the same text once decoded). A
+    header the direct path cannot write exactly as the ``email`` package would (a line
+    over 998 characters, a line break in a value) goes that way."""
     headers = [
         ("From", _address(message.from_addr)), ("To", _address(message.to)),
         ("Subject", _text(message.subject)), ("Date", formatdate(localtime=False)),
