@@ -31,8 +31,9 @@ from datetime import date
 from typing import Literal
 
 import numpy as np
-from scipy import optimize, special
-from scipy import stats as sp
+
+# scipy is imported in the functions that use it: scipy.stats costs a process ~70 MB of
+# memory, and an api or worker process that never computes a report need not pay it.
 
 #: Resamples of the percentile bootstrap, and its seed: fixed, so a report is reproducible.
 BOOTSTRAP_RESAMPLES = 2000
@@ -79,6 +80,8 @@ def _check_counts(successes: int, n: int) -> None:
 
 def wilson(successes: int, n: int, *, confidence: float = 0.95) -> Interval:
     """Wilson score interval (no continuity correction) for ``successes / n``."""
+    from scipy import stats as sp
+
     _check_counts(successes, n)
     ci = sp.binomtest(successes, n).proportion_ci(confidence_level=confidence,
                                                    method="wilson")
@@ -204,6 +207,8 @@ def power(difference: float, baseline: float, n_treated: int, n_holdout: int, *,
           alpha: float = 0.05) -> float:
     """Power of the two-sided two-proportion z-test (pooled variance under H0) to detect
     ``treated = baseline + difference`` with these arm sizes."""
+    from scipy import special
+
     p2, p1 = baseline, baseline + difference
     if not (0 <= p2 <= 1 and 0 <= p1 <= 1) or n_treated <= 0 or n_holdout <= 0:
         raise ValueError("rates must lie in 0..1 and both arms be non-empty")
@@ -222,6 +227,8 @@ def detectable_difference(baseline: float, n_treated: int, n_holdout: int, *,
                           power_target: float = 0.8, alpha: float = 0.05) -> float | None:
     """The smallest increase over ``baseline`` detected with ``power_target``; ``None``
     when even ``1 - baseline`` is not enough (or an arm is empty)."""
+    from scipy import optimize
+
     if n_treated <= 0 or n_holdout <= 0 or not 0 <= baseline < 1:
         return None
     ceiling = 1 - baseline
@@ -289,6 +296,8 @@ def sample_ratio_mismatch(observed: Sequence[int], expected_shares: Sequence[flo
     """Chi-square goodness of fit of ``observed`` counts against ``expected_shares``
     (e.g. ``[treated, holdout]`` against ``[0.8, 0.2]``); ``None`` when untestable
     (no customers, or a group expected to be empty)."""
+    from scipy import stats as sp
+
     total = sum(observed)
     if total == 0 or len(observed) != len(expected_shares) or len(observed) < 2:
         return None

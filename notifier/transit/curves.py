@@ -17,8 +17,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from scipy.stats import CensoredData, ecdf
-
 
 @dataclass(frozen=True)
 class Curve:
@@ -77,6 +75,9 @@ def fit_curve(durations: Sequence[float], delivered: Sequence[bool], *,
         return None
     censored = [round(max(d, 0.0) / resolution) * resolution
                 for d, ok in zip(durations, delivered, strict=True) if not ok]
+    # Imported here: scipy.stats costs a process ~70 MB, and workers only evaluate curves.
+    from scipy.stats import CensoredData, ecdf
+
     sf = ecdf(CensoredData(uncensored=seen, right=censored)).sf
     times: list[float] = []
     values: list[float] = []
