@@ -455,6 +455,14 @@ def forget_intervals() -> None:
         _BOOTSTRAPS.clear()
 
 
+def _forget_failed(key: bytes, done: Future[stats.Difference]) -> None:
+    """A draw that raised is not remembered: the next report tries again."""
+    if done.exception() is not None:
+        with _BOOTSTRAPS_LOCK:
+            if _BOOTSTRAPS.get(key) is done:
+                del _BOOTSTRAPS[key]
+
+
 def _remembered_bootstrap(treated: counts.Buyers, n_treated: int, holdout: counts.Buyers,
                           n_holdout: int, resamples: int) -> Future[stats.Difference]:
     """The revenue interval, drawn in a thread pool and remembered by its inputs.
@@ -485,6 +493,8 @@ def _remembered_bootstrap(treated: counts.Buyers, n_treated: int, holdout: count
         _BOOTSTRAPS[key] = found
         while len(_BOOTSTRAPS) > _BOOTSTRAPS_KEPT:
             _BOOTSTRAPS.popitem(last=False)
+    # Outside the lock: a draw already done runs its callback here, at once.
+    found.add_done_callback(lambda done: _forget_failed(key, done))
     return found
 
 

@@ -119,7 +119,7 @@ def bootstrap_difference(treated: Sequence[float] | np.ndarray,
     t, h = np.asarray(treated, dtype=float), np.asarray(holdout, dtype=float)
     if t.size < 2 or h.size < 2:
         raise ValueError("a bootstrap needs at least two observations in each arm")
-    return bootstrap_sparse_difference(t[t != 0], t.size, h[h != 0], h.size,
+    return bootstrap_sparse_difference(t, t.size, h, h.size,  # it drops the zeros
                                        confidence=confidence, resamples=resamples, seed=seed)
 
 

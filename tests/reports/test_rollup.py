@@ -274,3 +274,20 @@ def test_a_remembered_bootstrap_is_the_computed_one_and_new_inputs_compute_again
     # Another histogram of the same values (one more customer at 80) is another input.
     assert _remembered_bootstrap(arm(*treated, 80.0), 50, arm(*holdout), 40, 500
                                  ).result() != first.result()
+
+
+def test_a_failed_bootstrap_is_not_remembered() -> None:
+    from concurrent.futures import Future
+
+    from notifier.reports import build
+
+    failed: Future[Any] = Future()
+    failed.set_exception(ValueError("a bootstrap needs at least two observations"))
+    done: Future[Any] = Future()
+    done.set_result("an interval")
+    with build._BOOTSTRAPS_LOCK:
+        build._BOOTSTRAPS[b"failed"], build._BOOTSTRAPS[b"done"] = failed, done
+    build._forget_failed(b"failed", failed)
+    build._forget_failed(b"done", done)
+    assert b"failed" not in build._BOOTSTRAPS
+    assert build._BOOTSTRAPS.pop(b"done") is done
