@@ -16,6 +16,7 @@ from notifier.compose.samples import sample_context
 from notifier.config import ShopSettings
 from notifier.console.pages.editor_preview import locate, render_draft, sms_view, variables
 from notifier.console.pages.editor_ruleform import (
+    kept_comments,
     problems_by_field,
     read_fields,
     write_fields,
@@ -62,6 +63,14 @@ def test_a_changed_field_lands_in_the_toml_with_the_comments_kept(tmp_path: Path
     assert 'delay = "2h"                     # 1 h po ostatniej aktywności' in written
     assert "holdout = 10" in written and 'when = "cart.value >= 50"' in written
     assert written.count("#") == text.count("#")
+    kept = kept_comments(text, written)  # named, the operator re-reads them
+    assert [k.field for k in kept] == ["holdout", "steps[0].delay"]
+    assert kept[1].comment == "# 1 h po ostatniej aktywności / 1 h after last activity"
+    assert kept_comments(written, written) == ()  # nothing changed since: nothing to re-read
+    assert kept_comments("not = [toml", written) == ()
+    added = written.replace('template = "cart_reminder_offer"',
+                            'template = "cart_reminder_offer"\nsurvey = "csat"  # new')
+    assert [k.field for k in kept_comments(written, added)] == ["steps[1].survey"]
     (tmp_path / "cart-abandoned.toml").write_text(written, encoding="utf-8")
     assert check_rules(tmp_path / "cart-abandoned.toml") == []
     cleared = write_fields(written, form | {"when": ""})

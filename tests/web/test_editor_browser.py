@@ -308,6 +308,9 @@ def test_operator_changes_a_delay_simulates_as_the_cli_and_a_worker_applies_it(
             .toString().includes('delay = "2h"                     # 1 h po ostatniej')""",
                                **PREVIEW)
         expect(editor(page, "toml")).to_contain_text('delay = "2h"', **PREVIEW)  # scrolled to
+        kept = page.locator("#rule-sync .kept-comments")  # the comment may describe "0h"
+        expect(kept).to_contain_text("steps[0].delay", **PREVIEW)
+        expect(kept).to_contain_text("# 1 h po ostatniej aktywności", **PREVIEW)
         expect(page.locator("#rule-problems")).to_contain_text("No problems", **PREVIEW)
 
         page.locator("input[name=sim_from]").fill("2026-11-30")
@@ -321,6 +324,7 @@ def test_operator_changes_a_delay_simulates_as_the_cli_and_a_worker_applies_it(
         page.set_viewport_size({"width": 1280, "height": 1500})
         page.evaluate("window.scrollTo(0, 0)")
         page.locator("#simulation").scroll_into_view_if_needed()
+        expect(kept).to_contain_text("steps[0].delay")  # still named after the field's blur
         snap(page, tmp_path, "rule-editor")
         page.set_viewport_size(WIDE)
         assert errors == []

@@ -1,12 +1,17 @@
 """The rule editor's two views of one rule: form fields and the TOML file.
 
 The TOML is what is stored and published; the form is read from it and written back
-into it with tomlkit, so the operator's comments and layout stay where they were. Field
+into it with tomlkit, so the operator's comments and layout stay where they were. A
+comment at the end of a line whose value changed is kept too, but named
+(:func:`kept_comments`): it may describe the old value (``delay = "0h"  # 1 h after last
+activity``) or the key (``holdout = 0  # % kept as a control group``), and only the
+operator can tell which, so the editor asks them to re-read it. Field
 names are the dotted keys ``rules check`` names in its problems (``steps[0].delay``,
 ``params.wait``), so each problem lands at its field and, by its line, in the TOML.
 
     fields = read_fields(text)                       # None when the TOML does not parse
     text = write_fields(text, form)                  # form values laid into the TOML
+    reread = kept_comments(opened, text)             # comments beside values changed since
     by_field = problems_by_field(check_problems)     # {"steps[0].delay": ["..."]}
 """
 
@@ -105,6 +110,45 @@ def write_fields(text: str, form: dict[str, str]) -> str:
     _write_params(doc, form)
     _write_steps(doc, form)
     return tomlkit.dumps(doc)
+
+
+@dataclass(frozen=True)
+class KeptComment:
+    """A comment at the end of a line whose value differs from the opened version's."""
+
+    field: str  # the form's dotted name, e.g. ``steps[0].delay``
+    comment: str  # as written, ``#`` included
+
+
+def kept_comments(opened: str, text: str) -> tuple[KeptComment, ...]:
+    """The comments of ``text`` beside a value that ``opened`` holds differently (or not at
+    all), in form order; none when either does not parse."""
+    try:
+        before, after = tomlkit.parse(opened), tomlkit.parse(text)
+    except Exception:  # tomlkit raises several parse error types
+        return ()
+    kept: list[KeptComment] = []
+
+    def compare(old: Any, new: Any, keys: Any, prefix: str) -> None:
+        for key in keys:
+            item = new.get(key) if isinstance(new, dict) else None
+            comment = getattr(getattr(item, "trivia", None), "comment", "")
+            was = old.get(key) if isinstance(old, dict) else None
+            if comment and (was is None or _plain(was) != _plain(item)):
+                kept.append(KeptComment(f"{prefix}{key}", comment.strip()))
+
+    compare(before, after, SCALARS, "")
+    params = after.get("params")
+    compare(before.get("params"), params, list(params) if isinstance(params, dict) else [],
+            "params.")
+    old_steps = before.get("steps") if isinstance(before.get("steps"), list) else []
+    for i, step in enumerate(after.get("steps") or []):
+        compare(old_steps[i] if i < len(old_steps) else None, step, STEP_KEYS, f"steps[{i}].")
+    return tuple(kept)
+
+
+def _plain(item: Any) -> Any:
+    return item.unwrap() if hasattr(item, "unwrap") else item
 
 
 def _value(key: str, text: str) -> Any:

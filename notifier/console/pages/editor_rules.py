@@ -26,6 +26,7 @@ from notifier.console.auth import Permission
 from notifier.console.pages import editor_saving
 from notifier.console.pages.editor_ruleform import (
     FormError,
+    kept_comments,
     locate,
     problems_by_field,
     read_fields,
@@ -43,6 +44,8 @@ from notifier.transit.service import load_model
 
 KIND = "rule"
 TOML_FIELD = "toml"
+#: The TOML as the page opened it: what a changed value is told from.
+OPENED_FIELD = "toml_opened"
 
 
 def file_of(name: str) -> str:
@@ -119,14 +122,16 @@ def build(console: Console) -> APIRouter:
                         ) -> HTMLResponse:
         form = await _form(request)
         text = form.get(TOML_FIELD, "").replace("\r\n", "\n")
-        error = None
+        error, kept = None, ()
         try:
             text = write_fields(text, form)
+            kept = kept_comments(form.get(OPENED_FIELD, ""), text)
         except FormError as exc:
             error = str(exc)
         found = await run_in_threadpool(checked, name, text)
         return console.render(request, visitor, "_rule_sync.html", name=name, error=error,
-                              toml_json=json.dumps(text).replace("<", "\\u003c"), **found)
+                              kept=kept, toml_json=json.dumps(text).replace("<", "\\u003c"),
+                              **found)
 
     @router.post("/editor/rules/{name}/from-toml", response_class=HTMLResponse)
     async def from_toml(name: str, request: Request,
