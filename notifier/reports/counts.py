@@ -31,6 +31,8 @@ from notifier.reports.days import Pieces, day_start, days_between, local_day, sp
 
 N, RD, RF = rollup.N, rollup.RD, rollup.RF
 CONVERTED_ROWS = sa.text("notifications.converted_at IS NOT NULL")  # the partial index's
+_KEYS = len(rollup.GROUP_KEYS)  # a row read: the key, then the counts, revenue last
+_REVENUE = _KEYS + len(rollup.COUNTS) - 1
 
 
 @dataclass(frozen=True)
@@ -77,9 +79,9 @@ def groups(session: Session, *, start: datetime, end: datetime, timezone: str,
             values = tuple(row)
             if dated:
                 day, values = values[0], values[1:]
-            key = (day, *values[:7])
-            money = values[16]
-            numbers = [int(x or 0) for x in values[7:16]] + [
+            key = (day, *values[:_KEYS])
+            money = values[_REVENUE]
+            numbers = [int(x or 0) for x in values[_KEYS:_REVENUE]] + [
                 money if isinstance(money, Decimal) else Decimal(str(money or 0))]
             if key in merged:
                 merged[key] = [a + b for a, b in zip(merged[key], numbers, strict=True)]
@@ -89,16 +91,12 @@ def groups(session: Session, *, start: datetime, end: datetime, timezone: str,
     if parts.rolled is not None:
         first, end_day = parts.rolled
         keys = [RD.c[k] for k in rollup.GROUP_KEYS]
-        sums = [sa.func.sum(RD.c[c]) for c in ("rows", "sent", "delivered", "bounced",
-                                                "complained", "unsubscribed", "opened",
-                                                "clicked", "converted", "revenue")]
+        sums = [sa.func.sum(RD.c[c]) for c in rollup.COUNTS]
         where = [RD.c.day >= first, RD.c.day < end_day]
         if rule is not None:
             where.append(RD.c.rule == rule)
         if by_day:  # a day's rows are already one per key: read them as they are
-            names = ("rows", "sent", "delivered", "bounced", "complained", "unsubscribed",
-                     "opened", "clicked", "converted", "revenue")
-            stmt = sa.select(RD.c.day, *keys, *(RD.c[c] for c in names)).where(*where)
+            stmt = sa.select(RD.c.day, *keys, *(RD.c[c] for c in rollup.COUNTS)).where(*where)
         else:
             stmt = sa.select(*keys, *sums).where(*where).group_by(*keys)
         add(session.execute(stmt), dated=by_day)

@@ -46,6 +46,9 @@ LOCK_KEY = 7_140_014  # pg_advisory_xact_lock: one refresh at a time
 COUNTED = ("sent_at", "delivered_at", "bounced_at", "complained_at", "unsubscribed_at",
            "opened_at", "clicked_at", "converted_at")
 GROUP_KEYS = ("rule", "step", "arm", "status", "channel", "reason", "currency")
+#: A roll-up row's counts, in the order :func:`count_columns` computes them: all rows, one
+#: per ``COUNTED`` column (its name without ``_at``), the conversion revenue.
+COUNTS = ("rows", *(c.removesuffix("_at") for c in COUNTED), "revenue")
 
 
 def group_columns() -> list[sa.ColumnElement[Any]]:
@@ -215,8 +218,7 @@ def _day_rows(session: Session, zone: ZoneInfo, days: Iterable[date], *,
               rules: set[str] | None) -> list[dict[str, Any]]:
     """The roll-up rows of these days (of ``rules``, or all), from one grouped pass over
     each day's notifications."""
-    names = ["day", *GROUP_KEYS, "rows", "sent", "delivered", "bounced", "complained",
-             "unsubscribed", "opened", "clicked", "converted", "revenue"]
+    names = ["day", *GROUP_KEYS, *COUNTS]
     out = []
     for day in days:
         lo, hi = day_start(day, zone), day_start(day + timedelta(days=1), zone)

@@ -4,6 +4,7 @@ and late changes (attribution, clicks, rows inserted, deleted or moved) on close
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
@@ -17,7 +18,7 @@ from sqlmodel import Session
 
 from notifier.config import Settings
 from notifier.detect.rules import RuleSet
-from notifier.reports import build_report, counts, daily_counts
+from notifier.reports import build_report, counts, daily_counts, rollup
 from notifier.reports import queries as q
 from notifier.reports.rollup import refresh, state
 from notifier.runtime import Runtime, create_runtime
@@ -34,6 +35,15 @@ FIRST = datetime(2026, 10, 20, tzinfo=UTC)
 NOW = datetime(2026, 11, 12, 15, 30, tzinfo=UTC)  # the 12th is the open day
 RULES = RuleSet((cart_rule(name="cart-a", holdout=30, rollout=80),
                  cart_rule(name="cart-b", holdout=20)))
+
+
+def test_the_roll_up_row_the_group_and_the_counted_columns_name_the_same_counts() -> None:
+    """One list (``rollup.COUNTS``) says which counts a roll-up row holds; the table and the
+    merged group must carry exactly those, in that order after the key."""
+    names = [f.name for f in dataclasses.fields(counts.Group)]
+    assert names == ["day", *rollup.GROUP_KEYS, *rollup.COUNTS]
+    assert list(rollup.RD.c.keys()) == ["id", "day", *rollup.GROUP_KEYS, *rollup.COUNTS]
+    assert len(rollup.count_columns()) == len(rollup.COUNTS)
 
 
 @pytest.fixture
