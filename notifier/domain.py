@@ -12,7 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from notifier.transit.model import TransitModel
 
 _T = TypeVar("_T")
 _FIELDS: dict[type, int] = {}
@@ -267,6 +270,24 @@ class CartSnapshot:
     last_activity_at: datetime | None = None
     completed_at: datetime | None = None
     deleted_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What is known about one case: the entity a rule is about plus its related snapshots,
+    as detection evaluates rules against them and dispatch decides a message with them.
+
+    Any of them may be None: a guest cart has no customer, an order not yet shipped has no
+    shipment. Each trigger says which it reads (:attr:`Trigger.sees`); conditions see the
+    absent ones as ``none``.
+    """
+
+    customer: CustomerSnapshot | None = None
+    order: OrderSnapshot | None = None
+    shipment: ShipmentSnapshot | None = None
+    cart: CartSnapshot | None = None
+    #: The carriers' transit model in force (``shipment.at_risk`` predicts with it).
+    transit: TransitModel | None = None
 
 
 class OfferKind(StrEnum):

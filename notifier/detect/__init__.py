@@ -7,11 +7,11 @@ rows whose ``next_check_at`` is due, claim notifications — calls it with snaps
 """
 
 from notifier.detect.evaluate import Evaluation, evaluate, still_active
-from notifier.detect.facts import Facts
 from notifier.detect.history import facts_as_of
 from notifier.detect.rules import Rule, RuleSet, Step, check_rules, load_rules, parse_rule
 from notifier.detect.sampling import assign, customer_key
 from notifier.detect.triggers import TRIGGERS, Trigger, days_late
+from notifier.domain import Facts
 
 __all__ = [
     "TRIGGERS",

@@ -18,10 +18,9 @@ from typing import Any
 from notifier.config_types import format_duration
 from notifier.detect.conditions import ConditionFailed
 from notifier.detect.episodes import episode_token, key_token
-from notifier.detect.facts import Facts
 from notifier.detect.rules import Rule
 from notifier.detect.triggers import days_late
-from notifier.domain import frozen
+from notifier.domain import Facts, frozen
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from notifier.detect.facts import Facts
 from notifier.detect.statuses import (
     ORDER_CANCELLED,
     ORDER_SHIPPED,
@@ -30,7 +29,7 @@ from notifier.detect.statuses import (
     order_status,
     shipment_status,
 )
-from notifier.domain import CartSnapshot, OrderSnapshot, ShipmentSnapshot
+from notifier.domain import CartSnapshot, Facts, OrderSnapshot, ShipmentSnapshot
 
 
 def facts_as_of(facts: Facts, t: datetime) -> Facts:

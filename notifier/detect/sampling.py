@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 from typing import Literal
 
-from notifier.detect.facts import Facts
 from notifier.detect.rules import Rule
+from notifier.domain import Facts
 
 Group = Literal["excluded", "holdout", "treated"]
 

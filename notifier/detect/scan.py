@@ -21,14 +21,16 @@ import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from notifier.detect.bulk import among, insert_new, set_by_id
+from notifier.detect.bulk import insert_new, set_by_id
 from notifier.detect.episodes import episode_token, legacy_key
 from notifier.detect.evaluate import Evaluation, evaluate
-from notifier.detect.facts import Facts
-from notifier.detect.load import due_probe, due_rows, facts_of
+from notifier.detect.load import due_probe, due_rows
 from notifier.detect.rules import Rule, RuleSet
 from notifier.detect.sampling import assign, customer_key
+from notifier.domain import Facts
 from notifier.store.db import transaction
+from notifier.store.facts import facts_of
+from notifier.store.lists import among
 from notifier.store.snapshots import ENTITY_TABLES
 from notifier.store.tables import Notification
 from notifier.transit.model import TransitModel

@@ -30,10 +30,10 @@ from sqlmodel import Session, col, select
 from notifier.config import Settings
 from notifier.config_types import parse_moment as relative_moment
 from notifier.detect.evaluate import evaluate
-from notifier.detect.facts import Facts
 from notifier.detect.history import facts_as_of
 from notifier.detect.rules import Rule, RuleSet
 from notifier.detect.sampling import assign, customer_key
+from notifier.domain import Facts
 from notifier.errors import NotifierError
 from notifier.store.snapshots import ENTITY_TABLES, related
 from notifier.store.tables import Consent

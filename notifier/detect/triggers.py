@@ -29,7 +29,6 @@ from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from notifier.config_types import Duration, parse_duration
-from notifier.detect.facts import Facts
 from notifier.detect.statuses import (
     EXCEPTIONS,
     HANDED_OVER,
@@ -44,7 +43,7 @@ from notifier.detect.statuses import (
     order_status,
     shipment_status,
 )
-from notifier.domain import OrderSnapshot, ShipmentSnapshot, TrackingEvent
+from notifier.domain import Facts, OrderSnapshot, ShipmentSnapshot, TrackingEvent
 
 # A module, not its names: transit.observe reads detect.statuses, so either package may
 # be imported first.

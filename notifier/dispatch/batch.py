@@ -14,11 +14,10 @@ from sqlmodel import Session
 
 from notifier.compose import RenderContext
 from notifier.compose.recipients import email_of, phone_of, push_subscription_of
-from notifier.detect.bulk import among
-from notifier.detect.facts import Facts
-from notifier.detect.load import facts_of
-from notifier.domain import Channel, Kind, Outgoing
+from notifier.domain import Channel, Facts, Kind, Outgoing
 from notifier.store import outbox
+from notifier.store.facts import facts_of
+from notifier.store.lists import among
 from notifier.store.snapshots import ENTITY_TABLES
 from notifier.store.tables import DeliveryAttempt, Notification
 from notifier.transit.model import TransitModel

@@ -50,7 +50,6 @@ from notifier.deliver.policies import (
     quiet_until,
 )
 from notifier.detect.evaluate import reason_gone
-from notifier.detect.facts import Facts
 from notifier.detect.rules import Rule, RuleSet
 from notifier.dispatch.batch import Batch, Finish, Render, Send, address_of
 from notifier.dispatch.gestures import Gestures
@@ -59,6 +58,7 @@ from notifier.dispatch.record import Answer, Begin, End, Job, Lost, Recorder
 from notifier.domain import (
     Channel,
     EmailMessage,
+    Facts,
     Kind,
     Message,
     Outgoing,

@@ -18,8 +18,8 @@ from sqlmodel import Session
 
 from notifier.detect.conditions import ConditionFailed
 from notifier.detect.evaluate import condition_values
-from notifier.detect.facts import Facts
 from notifier.detect.rules import RuleSet
+from notifier.domain import Facts
 from notifier.escalation import build_escalation, enqueue_escalation
 from notifier.offers import OfferService, days_past
 from notifier.offers.service import OfferRequest, Reservation

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from notifier.detect.facts import Facts
 from notifier.detect.history import facts_as_of
 from notifier.detect.triggers import (
     TRIGGERS,
@@ -29,6 +28,7 @@ from notifier.detect.triggers import (
     ShipmentLateParams,
     Trigger,
 )
+from notifier.domain import Facts
 from notifier.transit.fit import Parcel
 from notifier.transit.model import TransitModel, normalise
 from notifier.transit.observe import delivered_moment

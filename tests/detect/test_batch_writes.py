@@ -13,9 +13,10 @@ from types import SimpleNamespace
 import pytest
 import sqlalchemy as sa
 
-from notifier.detect.bulk import _chunks, among, insert_new, set_by_id
+from notifier.detect.bulk import insert_new, set_by_id
 from notifier.domain import OrderSnapshot, frozen
 from notifier.store.db import create_db_engine
+from notifier.store.lists import among
 from notifier.store.report_tables import ReportChange, ReportRollupState
 from notifier.store.snapshots import customer_snapshot, order_snapshot
 from notifier.store.tables import Customer, Notification, Order
@@ -94,14 +95,6 @@ def test_next_checks_are_set_by_id_and_lists_matched(engine: sa.Engine) -> None:
         assert sorted(found) == [i for i in range(7, 1201, 7)]
         assert conn.execute(sa.select(orders.c.id).where(
             among(conn, orders.c.id, [3, 5, 99999]))).scalars().all() == [3, 5]
-
-
-@pytest.mark.parametrize("count", [0, 1, 255, 256, 500, 513, 4096])
-def test_multi_row_inserts_cover_every_row_in_few_statement_sizes(count: int) -> None:
-    sizes = _chunks(count, limit=32766 // 18)
-    assert sum(sizes) == count
-    assert all(s in {1 << k for k in range(9)} for s in sizes)
-    assert _chunks(count, limit=3) == [2] * (count // 2) + [1] * (count % 2)
 
 
 def test_frozen_builds_the_same_value_as_the_dataclass() -> None:

@@ -15,7 +15,7 @@ from notifier.detect.conditions import (
     compile_condition,
 )
 from notifier.detect.evaluate import condition_values
-from notifier.detect.facts import Facts
+from notifier.domain import Facts
 from tests.detect.helpers import T0, cart, customer, order
 
 ALL = frozenset({"customer", "order", "shipment", "cart"}) | EXTRA_NAMES

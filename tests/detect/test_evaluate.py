@@ -6,8 +6,8 @@ from datetime import datetime
 import pytest
 
 from notifier.detect.evaluate import evaluate, still_active
-from notifier.detect.facts import Facts
 from notifier.detect.rules import Rule
+from notifier.domain import Facts
 from tests.detect.helpers import DAY, MINUTE, T0, at, cart, customer, order, rule, shipment
 
 ACTIVE_CART = cart(last_activity_at=T0)

@@ -6,8 +6,8 @@ from datetime import datetime
 import pytest
 
 from notifier.detect.evaluate import evaluate
-from notifier.detect.facts import Facts
 from notifier.detect.history import facts_as_of
+from notifier.domain import Facts
 from tests.detect.helpers import T0, at, cart, customer, event, order, rule, shipment
 
 # A parcel's whole life: shipped, scanned, a failed delivery, then delivered.

@@ -4,9 +4,9 @@ from collections import Counter
 
 import pytest
 
-from notifier.detect.facts import Facts
 from notifier.detect.rules import Rule
 from notifier.detect.sampling import assign, bucket, customer_key
+from notifier.domain import Facts
 from tests.detect.helpers import cart, customer, rule
 
 KEYS = [f"customer:{i}" for i in range(20_000)]

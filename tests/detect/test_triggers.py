@@ -7,7 +7,6 @@ import pytest
 from pydantic import ValidationError
 
 from notifier.detect.evaluate import evaluate
-from notifier.detect.facts import Facts
 from notifier.detect.history import facts_as_of
 from notifier.detect.rules import Rule
 from notifier.detect.triggers import (
@@ -16,6 +15,7 @@ from notifier.detect.triggers import (
     ShipmentStalledParams,
     days_late,
 )
+from notifier.domain import Facts
 from tests.detect.helpers import (
     DAY,
     HOUR,
