@@ -28,6 +28,7 @@ import functools
 import math
 import re
 import time
+import types
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -47,6 +48,7 @@ MAX_OUTPUT = 1_000_000
 DEFAULT_SECONDS = 2.0
 
 _ITERATE = "notifier_bounded_iter"
+_METHOD_TYPES = (types.MethodType, types.BuiltinMethodType)
 _WIDTH = re.compile(r"%[-+ #0]*(\d+)|\{[^{}]*:[^{}]*?(\d+)[^{}]*\}")
 
 
@@ -195,6 +197,10 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         return super().call(__context, __obj, *args, **kwargs)
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        # Asked of every attribute a template reads; only a bound method can be a
+        # str.format (the parent's own first test), so anything else leaves at once.
+        if type(value) not in _METHOD_TYPES and not isinstance(value, _METHOD_TYPES):
+            return None
         # "{:>999999}".format(1): the width is in the string the method is bound to.
         owner = getattr(value, "__self__", None)
         if getattr(value, "__name__", "") in {"format", "format_map"}:
@@ -216,12 +222,15 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         with Budget(seconds).active() as budget:
             parts: list[str] = []
             size = 0
+            # Budget.check's first test inlined: a render yields a few dozen chunks.
+            clock, wall = time.monotonic, budget.wall_deadline
             for chunk in template.generate(namespace):
                 size += len(chunk)
                 if size > MAX_OUTPUT:
                     raise BudgetExceeded(f"output is longer than {MAX_OUTPUT:,} characters")
                 parts.append(chunk)
-                budget.check()
+                if clock() >= wall:
+                    budget.check()
             return "".join(parts)
 
 
