@@ -20,7 +20,10 @@ then): with every message due at once, a p99 is close to the time the whole run 
 that is the figure to hold the engine's against. Figures go to stdout, the last line is
 ONE JSON object (bench, database, engine_per_s, raw_per_s, ratio, due_to_sent_p99_s,
 raw_due_to_sent_p99_s, and engine_cpu_ms / raw_cpu_ms: CPU of this process per message,
-the steadier comparison on a shared machine); nothing is asserted.
+the steadier comparison on a shared machine; engine_busy / raw_busy: that CPU over the
+run's wall time; sink_cpu_ms / sink_busy and sink_raw_cpu_ms / sink_raw_busy: the sink
+process's own CPU per message and the share of a core it used while the engine, then raw,
+sent; detect_s: the detection tick before the dispatch); nothing is asserted.
 """
 
 from __future__ import annotations
@@ -56,10 +59,12 @@ DUE = datetime(2026, 12, 2, 15, 0, tzinfo=UTC)
 
 
 
-def start_sink(port: int, log: Path, delay_ms: float = 0.0) -> subprocess.Popen[bytes]:
+def start_sink(port: int, log: Path, delay_ms: float = 0.0,
+               cpu_log: Path | None = None) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen([sys.executable, str(REPO / "bench/smtp_sink.py"),
                              "--port", str(port), "--log", str(log),
-                             "--delay-ms", str(delay_ms)])
+                             "--delay-ms", str(delay_ms),
+                             *(["--cpu-log", str(cpu_log)] if cpu_log else [])])
     for _ in range(200):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
@@ -160,8 +165,8 @@ def main() -> None:
 
     port = free_port()
     with tempfile.TemporaryDirectory() as logs:
-        accepted_log = Path(logs) / "accepted.txt"
-        sink = start_sink(port, accepted_log)
+        accepted_log, cpu_log = Path(logs) / "accepted.txt", Path(logs) / "cpu.txt"
+        sink = start_sink(port, accepted_log, cpu_log=cpu_log)
         try:
             (sent, engine_s, other, due_at, raw_s, engine_cpu, raw_cpu, raw_due_at,
              detect_s) = run_both(args, port)
@@ -169,6 +174,7 @@ def main() -> None:
             sink.terminate()
             sink.wait()
         accepted = [float(line) for line in accepted_log.read_text().split()]
+        sink_cpu = [float(line) for line in cpu_log.read_text().split()]
     # The engine ran first: its messages are the first ``sent`` the sink accepted.
     waits = sorted(moment - due_at for moment in accepted[:sent])
     due_to_sent_p99 = _p99(waits)
@@ -176,6 +182,10 @@ def main() -> None:
     raw_due_to_sent_p99 = _p99(raw_waits)
 
     engine_rate, raw_rate = sent / engine_s, args.messages / raw_s
+    # What the sink itself spent per message while each side sent, and how busy that kept
+    # its core (first to last acceptance of each run).
+    sink_ms, sink_busy = _sink_share(accepted[:sent], sink_cpu[:sent])
+    sink_raw_ms, sink_raw_busy = _sink_share(accepted[sent:], sink_cpu[sent:])
     print(f"database {args.database}, {args.connections} SMTP connections, "
           f"{args.messages:,} messages")
     print(f"engine (claim, policies, render, send, record): {sent:,} sent in {engine_s:6.2f} s "
@@ -190,6 +200,10 @@ def main() -> None:
     print(f"CPU of this process per message: engine {engine_cpu_ms:.2f} ms, raw "
           f"{raw_cpu_ms:.2f} ms (raw/engine {raw_cpu_ms / engine_cpu_ms:.2f}; steadier than "
           "the rates when other work shares the cores)")
+    engine_busy, raw_busy = engine_cpu / engine_s, raw_cpu / raw_s
+    print(f"busy: engine process {engine_busy:.0%} of its run, raw {raw_busy:.0%}; the sink "
+          f"{sink_ms:.2f} ms of CPU per message ({sink_busy:.0%} of a core) while the engine "
+          f"sent, {sink_raw_ms:.2f} ms ({sink_raw_busy:.0%}) while raw did")
     if due_to_sent_p99 is not None:
         print(f"due -> accepted by the sink: median {waits[len(waits) // 2]:.2f} s, "
               f"p99 {due_to_sent_p99:.2f} s (detect tick of {detect_s:.2f} s and dispatch "
@@ -205,11 +219,25 @@ def main() -> None:
                       "raw_due_to_sent_p99_s": None if raw_due_to_sent_p99 is None
                       else round(raw_due_to_sent_p99, 3),
                       "engine_cpu_ms": round(engine_cpu_ms, 2),
-                      "raw_cpu_ms": round(raw_cpu_ms, 2)}))
+                      "raw_cpu_ms": round(raw_cpu_ms, 2),
+                      "engine_busy": round(engine_busy, 3), "raw_busy": round(raw_busy, 3),
+                      "sink_cpu_ms": round(sink_ms, 3), "sink_busy": round(sink_busy, 3),
+                      "sink_raw_cpu_ms": round(sink_raw_ms, 3),
+                      "sink_raw_busy": round(sink_raw_busy, 3),
+                      "detect_s": round(detect_s, 3)}))
 
 
 def _p99(waits: list[float]) -> float | None:
     return waits[min(len(waits) - 1, int(len(waits) * 0.99))] if waits else None
+
+
+def _sink_share(accepted: list[float], cpu: list[float]) -> tuple[float, float]:
+    """(sink CPU ms per message, fraction of a core) between a run's first and last
+    acceptance."""
+    if len(cpu) < 2 or accepted[-1] <= accepted[0]:
+        return 0.0, 0.0
+    spent = cpu[-1] - cpu[0]
+    return spent / (len(cpu) - 1) * 1000, spent / (accepted[-1] - accepted[0])
 
 
 if __name__ == "__main__":
