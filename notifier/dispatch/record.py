@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlmodel import Session
 
@@ -29,8 +31,9 @@ from notifier.dispatch.gestures import Gestures
 from notifier.errors import DeliveryError
 from notifier.runtime import Runtime
 from notifier.store import outbox
-from notifier.store.db import transaction
+from notifier.store.db import WRITE_LOCK, transaction
 from notifier.store.tables import Notification
+from notifier.store.types import utc_text
 from notifier.track.clicks import store_links
 
 log = logging.getLogger(__name__)
@@ -87,9 +90,73 @@ class Recorder:
         self.policy = policy
         self.channels = channels
         self.lease = lease
+        self._sqlite = runtime.engine.dialect.name == "sqlite"
+        self._write_lock = runtime.sessions.kw.get("info", {}).get(WRITE_LOCK)
+
+    def _write_plain(self, jobs: list[Job]) -> list[object]:
+        """A group of plain begins and sent answers (what nearly every group is) on
+        SQLite: the same statements as :meth:`_apply`, as SQL text on the driver's cursor
+        in one ``BEGIN IMMEDIATE`` transaction under the same write lock. Through a
+        session they cost about 1 ms of CPU more per group than SQLite itself did.
+        """
+        begins = [(i, j) for i, j in enumerate(jobs) if isinstance(j, Begin)]
+        sent = [j for j in jobs if isinstance(j, Answer)]
+        out: list[object] = ["sent"] * len(jobs)
+        raw = self.runtime.engine.raw_connection()
+        try:
+            with self._write_lock or nullcontext():
+                cur = raw.driver_connection.cursor()
+                cur.execute("BEGIN IMMEDIATE")
+                try:
+                    if sent:
+                        cur.executemany(_SQLITE_FINISH_SENT, [
+                            (utc_text(j.now), j.provider_id or "", j.took_ms, j.attempt_id)
+                            for j in sent])
+                        cur.executemany(_SQLITE_MARK_SENT, [
+                            (j.plan.channel, j.plan.recipient, j.plan.note,
+                             j.provider_id or "", utc_text(j.now), j.notification_id)
+                            for j in sent])
+                    if begins:
+                        self._begin_plain(cur, begins, out)
+                    cur.execute("COMMIT")
+                except BaseException:
+                    cur.execute("ROLLBACK")
+                    raise
+                finally:
+                    cur.close()
+        finally:
+            raw.close()
+        return out
+
+    def _begin_plain(self, cur: Any, begins: list[tuple[int, Begin]],
+                     out: list[object]) -> None:
+        until = max(max(b.now for _, b in begins), self.runtime.clock()) + self.lease
+        ids = [b.notification_id for _, b in begins]
+        cur.execute(_SQLITE_RENEW.format(marks=", ".join("?" * len(ids))),
+                    (utc_text(until), *ids, self.owner))
+        ours = {int(nid) for (nid,) in cur.fetchall()}
+        starting = [(i, b) for i, b in begins if b.notification_id in ours]
+        for i, b in begins:
+            if b.notification_id not in ours:
+                out[i] = Lost(b.notification_id)
+        if not starting:
+            return
+        cur.execute(_SQLITE_BEGIN.format(rows=", ".join(["(?, ?, ?, ?, 'sending')"]
+                                                         * len(starting))),
+                    [v for _, b in starting for v in (b.notification_id, b.plan.attempt_number,
+                                                      b.plan.channel, utc_text(b.now))])
+        attempts = {int(nid): int(aid) for nid, aid in cur.fetchall()}
+        for i, b in starting:
+            out[i] = attempts[b.notification_id]
 
     def write(self, jobs: list[Job]) -> list[object]:
         """Commit ``jobs`` together; if that fails, each alone (its failure its result)."""
+        if self._sqlite and all(_plain(job) for job in jobs):
+            try:
+                return self._write_plain(jobs)
+            except Exception:  # written again below, the general way (and then alone)
+                log.warning("a group of %d dispatch writes failed on the driver; writing it "
+                            "again", len(jobs), exc_info=True)
         try:
             with transaction(self.runtime.sessions) as session:
                 return self._apply(session, jobs)
@@ -215,6 +282,31 @@ class Recorder:
                 self.gestures.void(session, n, verdict.reason, now)
         session.add(n)
         return {"pending": "retry"}.get(n.status, n.status)
+
+
+def _plain(job: Job) -> bool:
+    """A job :meth:`Recorder._write_plain` writes: a begin with nothing to close, hand
+    over, link or ask, or a sent answer."""
+    if isinstance(job, Answer):
+        return job.error is None
+    if isinstance(job, Begin):
+        plan = job.plan
+        return (plan.close_attempt is None and not plan.escalate and not plan.links
+                and not plan.survey)
+    return False
+
+
+# The statements of outbox.record_sent, renew_leases_of and begin_attempts, as the SQLite
+# dialect compiles them (values that never vary written in), times as utc_text writes them.
+_SQLITE_FINISH_SENT = ("UPDATE delivery_attempts SET finished_at=?, outcome='sent', "
+                       "provider_id=?, error=NULL, duration_ms=? WHERE id = ?")
+_SQLITE_MARK_SENT = ("UPDATE notifications SET channel=?, recipient=?, status='sent', reason=?, "
+                     "attempts=(attempts + 1), lease_until=NULL, lease_owner=NULL, "
+                     "provider_id=?, sent_at=? WHERE id = ?")
+_SQLITE_RENEW = ("UPDATE notifications SET lease_until=? WHERE id IN ({marks}) "
+                 "AND status = 'sending' AND lease_owner = ? RETURNING id")
+_SQLITE_BEGIN = ("INSERT INTO delivery_attempts (notification_id, number, channel, started_at, "
+                 "outcome) VALUES {rows} RETURNING notification_id, id")
 
 
 def _failure(job: Job) -> object:

@@ -82,3 +82,44 @@ async def test_a_job_the_database_refuses_fails_alone(engine: Engine, runtime: R
 @pytest.fixture(autouse=True)
 def _quiet_group_failure_logs(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level("CRITICAL", logger="notifier.dispatch.record")
+
+
+async def test_plain_groups_write_what_the_general_path_writes(engine: Engine, runtime: Runtime,
+                                                               clock: FrozenClock) -> None:
+    # On SQLite a group of plain begins and sent answers goes to the driver as SQL text
+    # (Recorder._write_plain); it must leave the rows exactly as the session's statements
+    # (Recorder._apply) do. On PostgreSQL both are the general path.
+    for i in range(2):
+        put(runtime, "order", {
+            "external_id": f"o{i}", "currency": "PLN", "total": "100",
+            "payment_status": "paid", "placed_at": T0.isoformat(),
+            "ship_by": "2026-12-02T12:00:00+01:00",
+            "customer": {"external_id": f"c{i}", "email": f"c{i}@example.pl"}}, now=T0)
+    clock.set(DUE)
+    await engine.detect(DUE)
+    recorder = engine.dispatcher.recorder
+    with transaction(runtime.sessions) as session:
+        plain, general = sorted(outbox.claim(session, now=DUE, owner=engine.dispatcher.owner,
+                                             lease=timedelta(minutes=5), limit=10))
+
+    def plan(nid: int) -> Send:
+        return Send("email", None, f"{nid}@example.pl", attempt_number=1, note="why")
+
+    [attempt] = recorder.write([Begin(plain, plan(plain), DUE)])
+    with transaction(runtime.sessions) as session:
+        [other] = recorder._apply(session, [Begin(general, plan(general), DUE)])
+    assert isinstance(attempt, int) and isinstance(other, int)
+    assert recorder.write([Answer(plain, attempt, plan(plain), DUE, 7, provider_id="<p>")]) \
+        == ["sent"]
+    with transaction(runtime.sessions) as session:
+        assert recorder._apply(session, [Answer(general, other, plan(general), DUE, 7,
+                                                provider_id="<p>")]) == ["sent"]
+
+    with runtime.sessions() as session:
+        rows = {n.id: n.model_dump(exclude={"id", "key", "entity_id", "subject_id",
+                                            "recipient", "customer_id"})
+                for n in session.exec(select(Notification)).all()}
+        attempts = {a.notification_id: a.model_dump(exclude={"id", "notification_id"})
+                    for a in session.exec(select(DeliveryAttempt)).all()}
+    assert rows[plain] == rows[general] and rows[plain]["status"] == "sent"
+    assert attempts[plain] == attempts[general] and attempts[plain]["outcome"] == "sent"
