@@ -205,6 +205,8 @@ class Dispatcher:
                     else:
                         async with gate:
                             answered = await self._send(group, notification_id, made, now)
+                # Outside ``ahead``: a message whose answer is only waiting for its commit
+                # no longer keeps the next one from being rendered.
                 outcome[str(await answered)] += 1
             except Exception:  # one bad row must not stop the batch
                 log.exception("dispatch of notification %s failed", notification_id)
