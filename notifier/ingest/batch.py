@@ -14,18 +14,27 @@ which reads what the previous one wrote, so an older snapshot after a newer one 
 same batch is still stale. On PostgreSQL the rows read are locked (``FOR UPDATE``) until
 commit, so another process cannot slip a write between our read and our write; two new
 rows with the same key make the batch fail on the unique key and the caller retries its
-records alone (:meth:`~notifier.ingest.service.Ingestor.receive_many`).
+records alone (:meth:`~notifier.ingest.service.Ingestor.receive_batch`).
+
+The statements go to a :class:`Statements`: at once through the session's connection
+(:class:`AtOnce`), or queued in a PostgreSQL pipeline (:class:`Pipelined`), where a
+read's rows are waited for only when the decision needs them; the steps below issue every
+statement of a step before they wait for any, so a segment is two round trips: its
+customers (the rows read before, the upsert and the stored consents), then everything
+else, sent with the commit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlmodel import Session
 
 from notifier.config import Settings
@@ -44,6 +53,7 @@ from notifier.ingest.apply import (
     _lookup,
     _merged,
 )
+from notifier.ingest.pipeline import Pipe
 from notifier.ingest.records import AnyRecord, ConsentIn, CustomerIn, OrderIn, Record
 from notifier.store import consent_log
 from notifier.store.consent_log import ConsentChange
@@ -76,34 +86,150 @@ class _Customer:
     outcome: str = "applied"
 
 
-class BatchApplier:
-    """Stores a batch of records in the caller's transaction; see the module docstring."""
+Rows = Callable[[], list[Any]]  # waits for a read's rows (they have attribute access)
 
-    def __init__(self, session: Session, settings: Settings) -> None:
+
+class Statements(Protocol):
+    """Where a batch's statements go; see :class:`AtOnce` and :class:`Pipelined`."""
+
+    dialect: str
+    pipelined: bool
+
+    def read(self, statement: sa.Executable, params: Mapping[str, Any]) -> Rows: ...
+
+    def insert_many(self, table: sa.Table, rows: Sequence[dict[str, Any]],
+                    returning: tuple[str, ...] = ()) -> Rows: ...
+
+    def upsert_many(self, table: sa.Table, rows: Sequence[dict[str, Any]],
+                    returning: tuple[str, ...]) -> Rows: ...
+
+    def update_many(self, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None: ...
+
+    def update_joined(self, statement: sa.Update, spec: tuple[tuple[str, Any], ...],
+                      rows: Sequence[dict[str, Any]], joined: Any) -> None: ...
+
+
+class AtOnce:
+    """Each statement run when given, through the session's connection."""
+
+    pipelined = False
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.dialect = session.get_bind().dialect.name
+
+    def read(self, statement: sa.Executable, params: Mapping[str, Any]) -> Rows:
+        found = self.session.connection().execute(statement, params).all()
+        return lambda: found
+
+    def insert_many(self, table: sa.Table, rows_: Sequence[dict[str, Any]],
+                    returning: tuple[str, ...] = ()) -> Rows:
+        found = rows.insert_many(self.session.connection(), table, rows_, returning)
+        return lambda: found
+
+    def upsert_many(self, table: sa.Table, rows_: Sequence[dict[str, Any]],
+                    returning: tuple[str, ...]) -> Rows:
+        found = rows.upsert_many(self.session.connection(), table, rows_, returning)
+        return lambda: found
+
+    def update_many(self, table: sa.Table, rows_: Sequence[dict[str, Any]]) -> None:
+        rows.update_many(self.session.connection(), table, rows_)
+
+    def update_joined(self, statement: sa.Update, spec: tuple[tuple[str, Any], ...],
+                      rows_: Sequence[dict[str, Any]], joined: Any) -> None:
+        rows.update_joined(self.session.connection(), statement, spec, rows_, joined)
+
+
+def _no_rows() -> list[Any]:
+    return []
+
+
+class Pipelined:
+    """PostgreSQL statements queued in the writer's pipeline (:mod:`~notifier.ingest.pipeline`)."""
+
+    pipelined = True
+    dialect = "postgresql"
+
+    def __init__(self, pipe: Pipe) -> None:
+        self.pipe = pipe
+
+    def read(self, statement: sa.Executable, params: Mapping[str, Any]) -> Rows:
+        return self.pipe.read(statement, params)
+
+    def _send(self, statement: rows.PgStatement, returning: bool) -> Rows:
+        if returning:
+            return self.pipe.read(*statement)
+        self.pipe.write(*statement)
+        return _no_rows
+
+    def insert_many(self, table: sa.Table, rows_: Sequence[dict[str, Any]],
+                    returning: tuple[str, ...] = ()) -> Rows:
+        if not rows_:
+            return _no_rows
+        return self._send(rows.pg_insert(table, rows_, returning), bool(returning))
+
+    def upsert_many(self, table: sa.Table, rows_: Sequence[dict[str, Any]],
+                    returning: tuple[str, ...]) -> Rows:
+        if not rows_:
+            return _no_rows
+        return self._send(rows.pg_upsert(table, rows_, returning), True)
+
+    def update_many(self, table: sa.Table, rows_: Sequence[dict[str, Any]]) -> None:
+        if rows_:
+            self.pipe.write(*rows.pg_update(table, rows_))
+
+    def update_joined(self, statement: sa.Update, spec: tuple[tuple[str, Any], ...],
+                      rows_: Sequence[dict[str, Any]], joined: Any) -> None:
+        if rows_:
+            self.pipe.write(*rows.pg_update_joined(spec, rows_, joined))
+
+
+Held = tuple[Rows, Rows]  # the stored customers and orders of some keys, read
+
+
+class BatchApplier:
+    """Stores a batch of records in the caller's transaction; see the module docstring.
+    ``session`` is used for the records applied alone (none reach a :class:`Pipelined`)."""
+
+    def __init__(self, session: Session | None, settings: Settings,
+                 statements: Statements | None = None) -> None:
         self.session = session
         self.settings = settings
-        self.dialect = session.get_bind().dialect.name
-        self._one = Applier(session, settings, source="", now=datetime.min)
+        self.out: Statements = statements or AtOnce(session)  # type: ignore[arg-type]
+        self.dialect = self.out.dialect
+        self._one = Applier(session, settings, source="", now=datetime.min)  # type: ignore[arg-type]
 
-    def apply(self, items: Sequence[Batched]) -> list[Applied]:
-        """What each record did, in the order given."""
-        self.session.flush()  # Core statements do not autoflush (see Applier.apply)
+    def held(self, items: Sequence[Batched]) -> Held:
+        """Read (and on PostgreSQL lock) the stored rows the set-based ``items`` write:
+        given to :meth:`apply` as ``read``, they are not read again for its first segment."""
+        customers: list[Key] = []
+        orders: list[Key] = []
+        for item in items:
+            for kind, key in _keys(item) or ():
+                (orders if kind == "order" else customers).append(key)
+        return (self._held(CUSTOMERS, customers, ()), self._held(ORDERS, orders, _ORDER_MERGE))
+
+    def apply(self, items: Sequence[Batched], read: Held | None = None) -> list[Applied]:
+        """What each record did, in the order given. ``read``: :meth:`held` of these
+        items (or more), when nothing was written to those rows since."""
+        if self.session is not None:
+            self.session.flush()  # Core statements do not autoflush (see Applier.apply)
         results: list[Applied] = []
         segment: list[Batched] = []
         keys: set[tuple[str, Key]] = set()
         for item in items:
             mine = _keys(item)
             if mine is None:  # not set-based: applied alone, in its place
-                results += self._segment(segment)
-                segment, keys = [], set()
+                results += self._segment(segment, read)
+                segment, keys, read = [], set(), None
                 results.append(self._alone(item))
                 continue
             if keys & mine:
-                results += self._segment(segment)
-                segment, keys = [], set()
+                results += self._segment(segment, read)
+                segment, keys, read = [], set(), None
             segment.append(item)
             keys |= mine
-        results += self._segment(segment)
+        results += self._segment(segment, read)
         return results
 
     def _alone(self, item: Batched) -> Applied:
@@ -111,13 +237,9 @@ class BatchApplier:
                       event_id=item.event_id)
         return one.apply(item.record)
 
-    def _run(self, statement: sa.Executable,
-             params: Mapping[str, Any] | list[dict[str, Any]] | None = None) -> Any:
-        return self.session.connection().execute(statement, params)
-
     # -- a segment: orders and customers, each row at most once ---------------------
 
-    def _segment(self, items: list[Batched]) -> list[Applied]:
+    def _segment(self, items: list[Batched], read: Held | None) -> list[Applied]:
         if not items:
             return []
         customers: list[_Customer] = []
@@ -131,10 +253,12 @@ class BatchApplier:
                 assert isinstance(item.record, CustomerIn)
                 customers.append(_Customer(item, item.record))
         # Customers first, then orders: the order the per-record applier locks them in.
-        held_customers = self._held(CUSTOMERS, [(c.item.source, c.record.external_id)
-                                                for c in customers], ())
-        held_orders = self._held(ORDERS, [(i.source, o.external_id) for i, o in orders],
-                                 _ORDER_MERGE)
+        if read is None:
+            read = (self._held(CUSTOMERS, [(c.item.source, c.record.external_id)
+                                           for c in customers], ()),
+                    self._held(ORDERS, [(i.source, o.external_id) for i, o in orders],
+                               _ORDER_MERGE))
+        held_customers, held_orders = _by_key(read[0]()), _by_key(read[1]())
         fresh: list[tuple[Batched, OrderIn, dict[str, Any] | None]] = []
         stale_orders: set[int] = set()
         for item, order in orders:
@@ -160,28 +284,29 @@ class BatchApplier:
                 results.append(Applied("customer", record.external_id, standalone[id(record)]))
         return results
 
-    def _held(self, table: sa.Table, keys: list[Key],
-              columns: tuple[str, ...]) -> dict[Key, dict[str, Any]]:
-        """The stored rows of ``keys`` (id, source_updated_at and ``columns``), locked until
-        commit on PostgreSQL."""
+    def _held(self, table: sa.Table, keys: list[Key], columns: tuple[str, ...]) -> Rows:
+        """The stored rows of ``keys`` (id, source, external_id, source_updated_at and
+        ``columns``), locked until commit on PostgreSQL."""
         by_source: dict[str, set[str]] = {}
         for source, external_id in keys:
             by_source.setdefault(source, set()).add(external_id)
-        held: dict[Key, dict[str, Any]] = {}
         # One query per source (a batch has one or two): ``source = ? AND external_id IN``
-        # uses the unique index on both databases, a row-value IN does not on SQLite.
-        for source, ids in sorted(by_source.items()):
-            rows = self._run(_lookup_many(table, columns, self.dialect),
-                             {"key_source": source, "ids": sorted(ids)})
-            held |= {(source, row["external_id"]): dict(row) for row in rows.mappings()}
-        return held
+        # uses the unique index on SQLite, where a row-value IN does not; PostgreSQL gets
+        # the row value (see _lookup_many).
+        pg = self.dialect == "postgresql"
+        found = [self.out.read(_lookup_many(table, columns, self.dialect),
+                               {"key_source": source,
+                                "ids": json.dumps(sorted(ids)) if pg else sorted(ids)})
+                 for source, ids in sorted(by_source.items())]
+        return lambda: [row for rows_ in found for row in rows_()]
 
     # -- customers -------------------------------------------------------------------
 
     def _customers(self, customers: list[_Customer], held: Mapping[Key, Mapping[str, Any]]) -> None:
         """Write ``customers``: update the held ones that are not newer than the record,
         insert the new ones (``ON CONFLICT DO UPDATE``, as Applier.customer does); each
-        gets its ``id`` and ``outcome``."""
+        gets its ``id`` and ``outcome``. The stored consents of the held ones are read with
+        the upserts (their ids are known): one wait for both."""
         inserts: dict[frozenset[str], list[dict[str, Any]]] = {}
         updates: dict[frozenset[str], list[dict[str, Any]]] = {}
         new: dict[Key, _Customer] = {}
@@ -203,35 +328,37 @@ class BatchApplier:
             else:
                 customer.id = row["id"]
                 updates.setdefault(frozenset(values), []).append({"row_id": row["id"], **values})
-        conn = self.session.connection()
-        for params in inserts.values():
-            for row in rows.upsert_many(conn, CUSTOMERS, params, _KEYED):
-                new[(row.source, row.external_id)].id = row.id
+        upserted = [self.out.upsert_many(CUSTOMERS, params, _KEYED) for params in inserts.values()]
         for params in updates.values():
-            rows.update_many(conn, CUSTOMERS, params)
+            self.out.update_many(CUSTOMERS, params)
+        fresh = {id(c) for c in new.values()}
+        known = sorted({c.id for c in customers  # type: ignore[type-var]
+                        if c.outcome == "applied" and id(c) not in fresh and c.record.consents})
+        stored = self.out.read(_consents_many(self.dialect), {"ids": known}) if known else None
+        for found in upserted:
+            for row in found():
+                new[(row.source, row.external_id)].id = row.id
         for key, customer in new.items():
             if customer.id is None:  # another writer's newer row won the upsert
                 params = {"key_source": key[0], "key_external_id": key[1]}
-                customer.id = self._run(_lookup(CUSTOMERS, ()), params).scalar_one()
+                customer.id = self.out.read(_lookup(CUSTOMERS, ()), params)()[0].id
                 customer.outcome = "stale"
-        self._consents([c for c in customers if c.outcome == "applied"],
-                       fresh={id(c) for c in new.values()})
+        self._consents([c for c in customers if c.outcome == "applied"], stored)
 
-    def _consents(self, customers: list[_Customer], *, fresh: set[int]) -> None:
+    def _consents(self, customers: list[_Customer], read: Rows | None) -> None:
         """Each customer's newest word per channel and purpose, judged against the stored
-        one as Applier._consents does; one read for the batch, one write per kind."""
+        one (``read``: those of the customers that existed) as Applier._consents does; one
+        read for the batch, one write per kind."""
         wanted: list[tuple[_Customer, dict[tuple[str, str], ConsentIn]]] = []
         for customer in customers:
             newest = _newest(customer.record.consents)
             if newest:
                 wanted.append((customer, newest))
+        stored: dict[tuple[int, str, str], Any] = {}
+        for row in read() if read is not None else ():
+            stored[(row.customer_id, row.channel, row.purpose)] = row
         if not wanted:
             return
-        known = [c.id for c, _ in wanted if id(c) not in fresh]
-        stored: dict[tuple[int, str, str], Any] = {}
-        if known:
-            for row in self._run(_consents_many(self.dialect), {"ids": sorted(set(known))}):  # type: ignore[type-var]
-                stored[(row.customer_id, row.channel, row.purpose)] = row
         inserts, updates, changes = [], [], []
         for customer, newest in wanted:
             item = customer.item
@@ -257,10 +384,9 @@ class BatchApplier:
                                     "purpose": purpose, **values})
                 else:
                     updates.append({"row_id": row.id, **values})
-        conn = self.session.connection()
-        rows.insert_many(conn, CONSENTS, inserts)
-        rows.update_many(conn, CONSENTS, updates)
-        rows.insert_many(conn, CHANGES, changes)
+        self.out.insert_many(CONSENTS, inserts)
+        self.out.update_many(CONSENTS, updates)
+        self.out.insert_many(CHANGES, changes)
 
     # -- orders ----------------------------------------------------------------------
 
@@ -293,21 +419,23 @@ class BatchApplier:
                 rechecks.append({"row_id": held["id"], "next_check_at": item.now})
             if record.cart_external_id and record.status != "cancelled":
                 carts.append((item, record))
-        conn = self.session.connection()
-        for params in inserts.values():
-            for row in rows.insert_many(conn, ORDERS, params, _KEYED):
+        # In a pipeline the new orders' ids are not waited for: the carts find their
+        # order by its key (_complete_by_key).
+        by_key = self.out.pipelined
+        inserted = [self.out.insert_many(ORDERS, params, () if by_key else _KEYED)
+                    for params in inserts.values()]
+        for found in inserted:
+            for row in found():
                 ids[(row.source, row.external_id)] = row.id
         for params in updates.values():
-            rows.update_many(conn, ORDERS, params)
-        if rechecks:
-            self._run(_recheck_many(), rechecks)
-        if carts:
-            rows.update_joined(conn, _complete_cart(), _CART_SPEC, [{
-                "key_source": item.source, "key_external_id": record.cart_external_id,
-                "cart_order_id": ids[(item.source, record.external_id)],
-                "order_external_id": record.external_id,
-                "new_completed_at": record.placed_at or item.now, "next_check_at": item.now,
-            } for item, record in carts], _complete_joined)
+            self.out.update_many(ORDERS, params)
+        self.out.update_joined(_recheck_many(), _RECHECK_SPEC, rechecks, _recheck_joined)
+        self.out.update_joined(_complete_cart(), _CART_BY_KEY if by_key else _CART_SPEC, [{
+            "key_source": item.source, "key_external_id": record.cart_external_id,
+            "cart_order_id": None if by_key else ids[(item.source, record.external_id)],
+            "order_external_id": record.external_id,
+            "new_completed_at": record.placed_at or item.now, "next_check_at": item.now,
+        } for item, record in carts], _complete_by_key if by_key else _complete_joined)
 
 
 def _keys(item: Batched) -> set[tuple[str, Key]] | None:
@@ -321,6 +449,10 @@ def _keys(item: Batched) -> set[tuple[str, Key]] | None:
     if isinstance(record, CustomerIn):
         return {("customer", (item.source, record.external_id))}
     return None
+
+
+def _by_key(found: list[Any]) -> dict[Key, dict[str, Any]]:
+    return {(row.source, row.external_id): row._asdict() for row in found}
 
 
 def _stale(held: Mapping[str, Any] | None, record: Record) -> bool:
@@ -355,12 +487,21 @@ def _newest(consents: Iterable[ConsentIn]) -> dict[tuple[str, str], ConsentIn]:
 
 @cache
 def _lookup_many(table: sa.Table, columns: tuple[str, ...], dialect: str) -> sa.Select[Any]:
-    stmt = (sa.select(table.c.id, table.c.external_id, table.c.source_updated_at,
-                      *(table.c[name] for name in columns))
-            .where(table.c.source == sa.bindparam("key_source"),
-                   rows.key_in(table.c.external_id, "ids", dialect))
-            .order_by(table.c.id))
-    return stmt.with_for_update() if dialect == "postgresql" else stmt
+    stmt = sa.select(table.c.id, table.c.source, table.c.external_id,
+                     table.c.source_updated_at, *(table.c[name] for name in columns))
+    if dialect != "postgresql":
+        return (stmt.where(table.c.source == sa.bindparam("key_source"),
+                           rows.key_in(table.c.external_id, "ids", dialect))
+                .order_by(table.c.id))
+    # ``(source, external_id) IN (SELECT ?, each id)``: one probe of the unique index per
+    # key whatever the statistics say. With ``= ANY`` a table never analysed yet (a new
+    # database, the bench) was read by ``source`` alone, every row of the shop tested
+    # against the list: 1.45 ms of server CPU per batch at 2,400 orders, growing.
+    wanted = sa.select(sa.bindparam("key_source", type_=table.c.source.type),
+                       sa.func.json_array_elements_text(
+                           sa.cast(sa.bindparam("ids", type_=sa.Text()), postgresql.JSON())))
+    return (stmt.where(sa.tuple_(table.c.source, table.c.external_id).in_(wanted))
+            .order_by(table.c.id).with_for_update())
 
 
 @cache
@@ -388,7 +529,31 @@ def _complete_joined(v: Any) -> sa.Update:
                     completed_at=sa.func.coalesce(c.completed_at, v.c.new_completed_at)))
 
 
+def _complete_by_key(v: Any) -> sa.Update:
+    """:func:`_complete_joined` with each order found by its key: in a pipeline the new
+    orders' ids are not waited for."""
+    c, o = CARTS.c, ORDERS.c
+    return (sa.update(CARTS)
+            .where(c.source == v.c.key_source, c.external_id == v.c.key_external_id,
+                   o.source == v.c.key_source, o.external_id == v.c.order_external_id,
+                   c.order_id.is_distinct_from(o.id))
+            .values(order_id=o.id, order_external_id=v.c.order_external_id,
+                    next_check_at=v.c.next_check_at,
+                    completed_at=sa.func.coalesce(c.completed_at, v.c.new_completed_at)))
+
+
+_CART_BY_KEY = tuple(column for column in _CART_SPEC if column[0] != "cart_order_id")
+
+
 @cache
 def _recheck_many() -> sa.Update:
     return (sa.update(SHIPMENTS).where(SHIPMENTS.c.order_id == sa.bindparam("row_id"))
             .values(next_check_at=sa.bindparam("next_check_at")))
+
+
+_RECHECK_SPEC = (("row_id", sa.BigInteger()), ("next_check_at", SHIPMENTS.c.next_check_at.type))
+
+
+def _recheck_joined(v: Any) -> sa.Update:
+    return (sa.update(SHIPMENTS).where(SHIPMENTS.c.order_id == v.c.row_id)
+            .values(next_check_at=v.c.next_check_at))

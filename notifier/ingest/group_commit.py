@@ -43,6 +43,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from notifier.ingest.pipeline import HeldConnection
 from notifier.ingest.service import Inbound, Ingestor, Receipt
 
 log = logging.getLogger(__name__)
@@ -106,14 +107,19 @@ class GroupCommitter:
         return self._records >= self.max_records or len(self._queue) >= self._last_size
 
     def _write(self) -> None:
-        while (batch := self._next_batch()) is not None:
-            try:
-                self._commit(batch)
-            except Exception as exc:  # never leave a request waiting for ever
-                log.exception("ingest writer failed")
-                _answer([(waiting, exc) for waiting in batch])
-            with self._ready:
-                self._free += 1
+        held = self.ingestor.hold()  # the thread's own connection (PostgreSQL)
+        try:
+            while (batch := self._next_batch()) is not None:
+                try:
+                    self._commit(batch, held)
+                except Exception as exc:  # never leave a request waiting for ever
+                    log.exception("ingest writer failed")
+                    _answer([(waiting, exc) for waiting in batch])
+                with self._ready:
+                    self._free += 1
+        finally:
+            if held is not None:
+                held.close()
 
     def _next_batch(self) -> list[_Waiting] | None:
         """The next batch: whatever waits, once ``max_records`` records wait, or as many
@@ -145,10 +151,10 @@ class GroupCommitter:
             self._spawn()  # what is left may go to another writer meanwhile
             return batch
 
-    def _commit(self, batch: list[_Waiting]) -> None:
+    def _commit(self, batch: list[_Waiting], held: HeldConnection | None) -> None:
         try:
             answers: list[Receipt | BaseException | None] = list(
-                self.ingestor.receive_batch([w.item for w in batch]))
+                self.ingestor.receive_batch([w.item for w in batch], held=held))
         except Exception as exc:  # every request is retried alone below
             log.warning("ingest batch of %d failed (%s: %s); applying each alone",
                         len(batch), type(exc).__name__, exc)

@@ -40,11 +40,10 @@ def insert_many(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, A
     particular order (match them by a key, or sort ids: see service._insert_events)."""
     if not rows:
         return []
-    columns = tuple(rows[0])
     if conn.dialect.name == "postgresql":
-        result = conn.execute(_insert(_pg_from_json, table, columns, returning),
-                              _as_json(table, columns, rows))
+        result = conn.execute(*pg_insert(table, rows, returning))
         return list(result) if returning else []
+    columns = tuple(rows[0])
     return _sqlite(conn, _insert(None, table, columns, returning), columns, rows,
                    many_values=bool(returning))
 
@@ -56,10 +55,9 @@ def upsert_many(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, A
     neither written nor returned."""
     if not rows:
         return []
-    columns = tuple(rows[0])
     if conn.dialect.name == "postgresql":
-        return list(conn.execute(_upsert(_pg_from_json, table, columns, returning),
-                                 _as_json(table, columns, rows)))
+        return list(conn.execute(*pg_upsert(table, rows, returning)))
+    columns = tuple(rows[0])
     return _sqlite(conn, _upsert(sqlite.insert, table, columns, returning), columns, rows,
                    many_values=True)
 
@@ -71,8 +69,7 @@ def update_many(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, A
     if conn.dialect.name != "postgresql":
         _sqlite(conn, _update(table), tuple(rows[0]), rows, many_values=False)
         return
-    columns = tuple(name for name in rows[0] if name != "row_id")
-    conn.execute(_update_from_json(table, columns), _as_json(table, ("row_id", *columns), rows))
+    conn.execute(*pg_update(table, rows))
 
 
 def update_joined(conn: sa.Connection, statement: sa.Update, spec: tuple[tuple[str, Any], ...],
@@ -85,9 +82,40 @@ def update_joined(conn: sa.Connection, statement: sa.Update, spec: tuple[tuple[s
     if conn.dialect.name != "postgresql":
         _sqlite(conn, statement, tuple(rows[0]), rows, many_values=False)
         return
-    conn.execute(_joined(joined, spec), {"rows": json.dumps(
+    conn.execute(*pg_update_joined(spec, rows, joined))
+
+
+# -- PostgreSQL: each statement and its one parameter, for a connection or a pipeline ----
+
+PgStatement = tuple[sa.Executable, dict[str, str]]
+
+
+def pg_insert(table: sa.Table, rows: Sequence[dict[str, Any]],
+              returning: tuple[str, ...] = ()) -> PgStatement:
+    """:func:`insert_many`'s statement on PostgreSQL and its parameters (``rows`` not empty)."""
+    columns = tuple(rows[0])
+    return _insert(_pg_from_json, table, columns, returning), _as_json(table, columns, rows)
+
+
+def pg_upsert(table: sa.Table, rows: Sequence[dict[str, Any]],
+              returning: tuple[str, ...]) -> PgStatement:
+    """:func:`upsert_many`'s statement on PostgreSQL and its parameters."""
+    columns = tuple(rows[0])
+    return _upsert(_pg_from_json, table, columns, returning), _as_json(table, columns, rows)
+
+
+def pg_update(table: sa.Table, rows: Sequence[dict[str, Any]]) -> PgStatement:
+    """:func:`update_many`'s statement on PostgreSQL and its parameters."""
+    columns = tuple(name for name in rows[0] if name != "row_id")
+    return _update_from_json(table, columns), _as_json(table, ("row_id", *columns), rows)
+
+
+def pg_update_joined(spec: tuple[tuple[str, Any], ...], rows: Sequence[dict[str, Any]],
+                     joined: Any) -> PgStatement:
+    """:func:`update_joined`'s statement on PostgreSQL and its parameters."""
+    return _joined(joined, spec), {"rows": json.dumps(
         [{"n": n} | {name: _value(row[name], kind) for name, kind in spec}
-         for n, row in enumerate(rows)], default=_plain)})
+         for n, row in enumerate(rows)], default=_plain)}
 
 
 @dataclass(frozen=True)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 import pytest
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import col, select
 
 from notifier.errors import PayloadError
 from notifier.ingest.group_commit import GroupCommitter
@@ -40,7 +42,8 @@ def inbound(records: list[Any], *, key: str | None = None, now: datetime = T0,
     return Inbound("api", "orders", key, b"{}", now, tuple(records), error)
 
 
-def statements(runtime: Runtime, items: list[Inbound]) -> int:
+def statements(runtime: Runtime, items: list[Inbound], *, ingestor: Ingestor | None = None,
+               held: Any = None) -> int:
     seen: list[str] = []
 
     def count(*_args: Any) -> None:
@@ -48,7 +51,8 @@ def statements(runtime: Runtime, items: list[Inbound]) -> int:
 
     sa.event.listen(runtime.engine, "before_cursor_execute", count)
     try:
-        Ingestor(runtime.sessions, runtime.settings).receive_batch(items)
+        ingestor = ingestor or Ingestor(runtime.sessions, runtime.settings)
+        ingestor.receive_batch(items, held=held)
     finally:
         sa.event.remove(runtime.engine, "before_cursor_execute", count)
     return len(seen)
@@ -150,3 +154,143 @@ def test_two_writers_apply_every_request_once(runtime: Runtime) -> None:
         assert len(session.exec(select(Customer)).all()) == 5
         assert len(session.exec(select(Consent)).all()) == 5
         assert len(session.exec(select(InboundEvent)).all()) == 30
+
+
+# -- the writer's own connection: on PostgreSQL its pipeline (Ingestor.hold) -------------
+
+
+class _Sent(logging.Handler):
+    """Counts the statements a pipeline sends (its debug lines)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+
+
+def held_statements(runtime: Runtime, ingestor: Ingestor, held: Any,
+                    items: list[Inbound]) -> int:
+    sent, pipeline = _Sent(), logging.getLogger("notifier.ingest.pipeline")
+    pipeline.addHandler(sent)
+    level, pipeline.level = pipeline.level, logging.DEBUG
+    try:
+        return statements(runtime, items, ingestor=ingestor, held=held) + sent.count
+    finally:
+        pipeline.removeHandler(sent)
+        pipeline.setLevel(level)
+
+
+def test_a_held_connection_runs_the_same_statements_for_1_and_50_orders(runtime: Runtime) -> None:
+    ingestor = Ingestor(runtime.sessions, runtime.settings)
+    held = ingestor.hold()
+    assert (held is None) == (runtime.engine.dialect.name == "sqlite")
+    try:
+        one = held_statements(runtime, ingestor, held, [inbound([order(0, customer=0)],
+                                                                key="k0")])
+        fifty = held_statements(runtime, ingestor, held, [
+            inbound([order(n, customer=n)], key=f"k{n}") for n in range(1, 51)])
+        assert fifty == one
+        again = held_statements(runtime, ingestor, held, [
+            inbound([order(n, customer=n, updated=T0 + timedelta(1))]) for n in range(1, 51)])
+        assert again <= one + 2
+    finally:
+        if held is not None:
+            held.close()
+    with runtime.sessions() as session:
+        assert len(session.exec(select(Order)).all()) == 51
+        assert len(session.exec(select(Consent)).all()) == 51
+        assert len(session.exec(select(ConsentChange)).all()) == 51
+
+
+def test_a_held_connection_keeps_order_and_dedupe_inside_a_batch(runtime: Runtime) -> None:
+    ingestor = Ingestor(runtime.sessions, runtime.settings)
+    held = ingestor.hold()
+    newer, older = order(1, customer=1, updated=T0 + timedelta(hours=1), total="20"), \
+        order(1, customer=1, total="10")
+    try:
+        receipts = ingestor.receive_batch(
+            [inbound([newer], key="e1"), inbound([older], key="e2"),
+             inbound([order(2, customer=1)], key="e3"), inbound([order(3)], key="e1"),
+             inbound([], error=PayloadError("bad total", field="total"))], held=held)
+        assert [r and r.outcome for r in receipts] == \
+            ["applied", "stale", "applied", None, "rejected"]
+        again = ingestor.receive_batch([inbound([order(3)], key="e1"),
+                                        inbound([order(3)], key="e4")], held=held)
+        assert [r and r.outcome for r in again] == ["duplicate", "applied"]
+    finally:
+        if held is not None:
+            held.close()
+    with runtime.sessions() as session:
+        stored = session.exec(select(Order).where(Order.external_id == "O-1")).one()
+        assert stored.total == Decimal("20")
+        assert len(session.exec(select(Customer)).all()) == 1
+        events = session.exec(select(InboundEvent).order_by(col(InboundEvent.id))).all()
+        assert [(e.dedupe_key, e.outcome) for e in events] == [
+            ("e1", "applied"), ("e2", "stale"), ("e3", "applied"), (None, "rejected"),
+            ("e4", "applied")]
+        assert {r.event_id for r in receipts if r is not None} == \
+            {e.id for e in events[:4]}
+
+
+def test_a_batch_failing_in_the_pipeline_leaves_nothing_and_the_connection_usable(
+        runtime: Runtime) -> None:
+    # The refused order fails in the last round trip, the one carrying COMMIT: the
+    # events and customers sent before it are rolled back with it.
+    refused = OrderIn.model_construct(external_id="O-BAD", currency=None, total=Decimal(1),
+                                      status="confirmed")
+    ingestor = Ingestor(runtime.sessions, runtime.settings)
+    held = ingestor.hold()
+    try:
+        with pytest.raises(sa.exc.IntegrityError if held is None else psycopg.IntegrityError):
+            ingestor.receive_batch([inbound([order(1, customer=1)], key="k1"),
+                                    inbound([refused], key="k-bad")], held=held)
+        [receipt] = ingestor.receive_batch([inbound([order(2, customer=2)], key="k2")],
+                                           held=held)
+        assert receipt is not None and receipt.outcome == "applied"
+    finally:
+        if held is not None:
+            held.close()
+    with runtime.sessions() as session:
+        assert [o.external_id for o in session.exec(select(Order))] == ["O-2"]
+        assert [c.external_id for c in session.exec(select(Customer))] == ["C-2"]
+        assert [e.dedupe_key for e in session.exec(select(InboundEvent))] == ["k2"]
+
+
+def _drop_connections(runtime: Runtime) -> None:
+    """What a server restart does to every connection of this database but one's own."""
+    with runtime.engine.connect() as conn:
+        conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                             "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+    runtime.engine.dispose()
+
+
+def test_a_writer_whose_connection_was_lost_applies_its_batch_alone_and_reconnects(
+        runtime: Runtime, caplog: pytest.LogCaptureFixture) -> None:
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("a PostgreSQL connection")
+    # One writer thread throughout (it would end after idle_s without requests).
+    committer = GroupCommitter(Ingestor(runtime.sessions, runtime.settings), max_records=100,
+                               window=timedelta(milliseconds=50), idle_s=30)
+    caplog.set_level(logging.WARNING, logger="notifier.ingest.group_commit")
+
+    async def post(numbers: range) -> list[Any]:
+        return await asyncio.gather(*(committer.receive(inbound([order(n, customer=n)],
+                                                                key=f"k{n}"))
+                                      for n in numbers))
+
+    def alone() -> int:
+        return sum("applying each alone" in r.getMessage() for r in caplog.records)
+
+    assert [a.outcome for a in asyncio.run(post(range(0, 5)))] == ["applied"] * 5
+    _drop_connections(runtime)
+    assert [a.outcome for a in asyncio.run(post(range(5, 10)))] == ["applied"] * 5
+    assert alone() >= 1  # the dead connection's batch, each request on a pool connection
+    seen = alone()
+    assert [a.outcome for a in asyncio.run(post(range(10, 15)))] == ["applied"] * 5
+    assert alone() == seen  # the writer connected again
+    with runtime.sessions() as session:
+        assert sorted(o.external_id for o in session.exec(select(Order))) == \
+            sorted(f"O-{n}" for n in range(15))
+        assert len(session.exec(select(InboundEvent)).all()) == 15
