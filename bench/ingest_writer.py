@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import statistics
 import tempfile
 import time
@@ -33,17 +32,6 @@ from notifier.config import Settings
 from notifier.ingest.service import Inbound, Ingestor
 from notifier.ingest.shopify import ShopifyAdapter
 from notifier.store.db import create_db_engine, session_factory
-
-
-class _Counter(logging.Handler):
-    """Counts the statements sent through a pipeline (its debug lines)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.count = 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.count += 1
 
 
 def _on_cpu_ns(pid: int | None) -> int:
@@ -95,9 +83,6 @@ def main() -> None:
         ingestor = Ingestor(session_factory(engine), Settings(paths={"data_dir": tmp}))
         hold = getattr(ingestor, "hold", None)  # (absent before the pipeline: comparisons)
         held = None if args.pool or hold is None else hold()
-        sent = _Counter()
-        logging.getLogger("notifier.ingest.pipeline").addHandler(sent)
-        logging.getLogger("notifier.ingest.pipeline").setLevel(logging.DEBUG)
         walls, cpus, servers = [], [], []
         for n in range(args.batches):
             batch = items[n * args.size:(n + 1) * args.size]
@@ -114,6 +99,7 @@ def main() -> None:
             cpus.append((time.thread_time() - cpu) * 1000)
             servers.append((_on_cpu_ns(pid) - server) / 1e6 if pid == backend["pid"] else 0)
             assert all(a is not None and a.outcome == "applied" for a in answers), answers
+        sent = held.sent if held is not None else 0
         if held is not None:
             held.close()
         engine.dispose()
@@ -125,7 +111,7 @@ def main() -> None:
         "server_cpu_ms": round(statistics.median(servers[warm]), 3),
         "cpu_per_order_ms": round(statistics.median(cpus[warm]) / args.size, 4),
         "server_per_order_ms": round(statistics.median(servers[warm]) / args.size, 4),
-        "statements": round((sum(len(v) for v in per_statement.values()) + sent.count)
+        "statements": round((sum(len(v) for v in per_statement.values()) + sent)
                             / args.batches, 1),
     }
     if args.statements:

@@ -328,24 +328,36 @@ class BatchApplier:
             else:
                 customer.id = row["id"]
                 updates.setdefault(frozenset(values), []).append({"row_id": row["id"], **values})
-        upserted = [self.out.upsert_many(CUSTOMERS, params, _KEYED) for params in inserts.values()]
+        pg = self.dialect == "postgresql"
+        returning = (*_KEYED, rows.INSERTED) if pg else _KEYED
+        upserted = [self.out.upsert_many(CUSTOMERS, params, returning)
+                    for params in inserts.values()]
         for params in updates.values():
             self.out.update_many(CUSTOMERS, params)
         fresh = {id(c) for c in new.values()}
         known = sorted({c.id for c in customers  # type: ignore[type-var]
                         if c.outcome == "applied" and id(c) not in fresh and c.record.consents})
-        stored = self.out.read(_consents_many(self.dialect), {"ids": known}) if known else None
+        stored = [self.out.read(_consents_many(self.dialect), {"ids": known})] if known else []
+        found_stored: list[int] = []
         for found in upserted:
             for row in found():
-                new[(row.source, row.external_id)].id = row.id
+                customer = new[(row.source, row.external_id)]
+                customer.id = row.id
+                if pg and not row.inserted and customer.record.consents:
+                    found_stored.append(row.id)
         for key, customer in new.items():
             if customer.id is None:  # another writer's newer row won the upsert
                 params = {"key_source": key[0], "key_external_id": key[1]}
                 customer.id = self.out.read(_lookup(CUSTOMERS, ()), params)()[0].id
                 customer.outcome = "stale"
+        if found_stored:
+            # Another writer committed the customer after our read: the upsert updated its
+            # row, which may hold consents already (one more round trip, rare).
+            stored.append(self.out.read(_consents_many(self.dialect),
+                                        {"ids": sorted(found_stored)}))
         self._consents([c for c in customers if c.outcome == "applied"], stored)
 
-    def _consents(self, customers: list[_Customer], read: Rows | None) -> None:
+    def _consents(self, customers: list[_Customer], read: list[Rows]) -> None:
         """Each customer's newest word per channel and purpose, judged against the stored
         one (``read``: those of the customers that existed) as Applier._consents does; one
         read for the batch, one write per kind."""
@@ -355,8 +367,9 @@ class BatchApplier:
             if newest:
                 wanted.append((customer, newest))
         stored: dict[tuple[int, str, str], Any] = {}
-        for row in read() if read is not None else ():
-            stored[(row.customer_id, row.channel, row.purpose)] = row
+        for found in read:
+            for row in found():
+                stored[(row.customer_id, row.channel, row.purpose)] = row
         if not wanted:
             return
         inserts, updates, changes = [], [], []

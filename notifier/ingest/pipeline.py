@@ -26,6 +26,7 @@ waited for at the end: an answer given after :meth:`transaction` returns is dura
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping
@@ -107,9 +108,9 @@ def _built(shape: Any, fetched: list[tuple[Any, ...]]) -> list[Any]:
 class Pipe:
     """Statements of one transaction, queued on the held connection."""
 
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: Any, held: HeldConnection) -> None:
         self.conn = conn
-        self.sent = 0  # statements queued (BEGIN and COMMIT included)
+        self.held = held
 
     def read(self, statement: sa.Executable, params: Mapping[str, Any]) -> Rows:
         """Queue ``statement``; the returned function waits for its rows."""
@@ -124,25 +125,28 @@ class Pipe:
     def _send(self, statement: sa.Executable, params: Mapping[str, Any]) -> Any:
         sql, names, filled, _ = _compiled(statement)
         cursor = self.conn.cursor()
-        log.debug("pipeline: %s", sql[:60])
         if filled:
             params = {**{name: fill() for name, fill in filled.items()}, **params}
         cursor.execute(sql, [params[name] for name in names])
-        self.sent += 1
+        self.held.sent += 1
         return cursor
 
     def command(self, sql: bytes) -> None:
         self.conn.cursor().execute(sql, prepare=False)
-        self.sent += 1
+        self.held.sent += 1
 
 
 class HeldConnection:
-    """A PostgreSQL connection of one writer thread, opened at its first transaction."""
+    """A PostgreSQL connection of one writer thread, opened at its first transaction and
+    kept in pipeline mode until closed (leaving the mode costs a round trip of its own)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._conn: Any = None
         self._fairy: Any = None
+        self._pipeline: Any = None
+        self._mode = contextlib.ExitStack()  # pipeline mode, left when closed
+        self.sent = 0  # statements sent, BEGIN and COMMIT included (tests, benches)
 
     @property
     def backend_pid(self) -> int | None:
@@ -153,41 +157,57 @@ class HeldConnection:
         fairy = self.engine.raw_connection()
         conn = fairy.driver_connection
         fairy.detach()  # ours until closed, not the pool's (closed, it is closed)
+        self._fairy, self._conn = fairy, conn
         conn.rollback()  # the pool's pre-ping left a transaction open
         conn.autocommit = True
-        self._fairy, self._conn = fairy, conn
+        self._mode = contextlib.ExitStack()
+        self._pipeline = self._mode.enter_context(conn.pipeline())
         return conn
 
     @contextmanager
     def transaction(self) -> Iterator[Pipe]:
         """BEGIN, the caller's statements, COMMIT waited for; rolled back on any error."""
-        conn = self._conn if self._conn is not None and not self._conn.closed \
-            else self._connect()
-        pipe = Pipe(conn)
+        if self._conn is None or self._conn.closed:
+            try:
+                self._connect()
+            except BaseException:
+                self.close()
+                raise
+        pipe = Pipe(self._conn, self)
         try:
-            with conn.pipeline() as pipeline:
-                pipe.command(b"BEGIN")
-                yield pipe
-                pipe.command(b"COMMIT")
-                pipeline.sync()
+            pipe.command(b"BEGIN")
+            yield pipe
+            pipe.command(b"COMMIT")
+            self._pipeline.sync()
         except BaseException:
-            self._abandon(conn)
+            self._abandon()
             raise
 
-    def _abandon(self, conn: Any) -> None:
+    def _abandon(self) -> None:
+        """Roll back what the failed transaction left, or drop a connection that cannot."""
+        conn = self._conn
         try:
             if not conn.broken and not conn.closed:
-                conn.execute(b"ROLLBACK", prepare=False)
+                # The results still queued behind the error, skipped by the server.
+                with contextlib.suppress(conn.Error):
+                    self._pipeline.sync()
+                conn.cursor().execute(b"ROLLBACK", prepare=False)
+                self._pipeline.sync()
                 return
         except Exception:  # the connection is not worth keeping
             log.warning("ingest writer connection dropped", exc_info=True)
         self.close()
 
     def close(self) -> None:
-        fairy, self._fairy, self._conn = self._fairy, None, None
+        fairy, conn, mode = self._fairy, self._conn, self._mode
+        self._fairy, self._conn, self._pipeline = None, None, None
+        try:
+            if conn is not None and not conn.broken:
+                mode.close()
+        except Exception as exc:  # a connection lost meanwhile: nothing left to close
+            log.debug("closing the ingest writer pipeline failed: %s", exc)
         if fairy is not None:
             try:
                 fairy.close()
             except Exception:
                 log.warning("closing the ingest writer connection failed", exc_info=True)
-

@@ -52,7 +52,8 @@ def upsert_many(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, A
                 returning: tuple[str, ...]) -> list[sa.Row[Any]]:
     """Insert ``rows``; a row whose (source, external_id) exists updates it instead, unless
     the stored ``source_updated_at`` is later (when the rows carry one): that row is
-    neither written nor returned."""
+    neither written nor returned. On PostgreSQL ``returning`` may name :data:`INSERTED`:
+    whether the row was inserted rather than updated."""
     if not rows:
         return []
     if conn.dialect.name == "postgresql":
@@ -285,7 +286,16 @@ def _upsert(insert: Any, table: sa.Table, columns: tuple[str, ...],
     return stmt.on_conflict_do_update(
         index_elements=["source", "external_id"],
         set_={name: stmt.excluded[name] for name in updated}, where=fresh,
-    ).returning(*(table.c[name] for name in returning))
+    ).returning(*(table.c[name] if name != INSERTED else _inserted(table)
+                  for name in returning))
+
+
+INSERTED = "inserted"  # what upsert_many can return on PostgreSQL: the row was new
+
+
+def _inserted(table: sa.Table) -> Any:
+    # A row the upsert inserted has no deleting transaction yet; one it updated has ours.
+    return sa.literal_column(f"{table.name}.xmax = 0", sa.Boolean()).label(INSERTED)
 
 
 @cache
