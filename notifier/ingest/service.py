@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -213,15 +213,8 @@ class Ingestor:
                 self._remember_many(conn, [(items[i], event_of[i]) for i in remembered])
             batched = [Batched(record, items[i].source, items[i].now, event_of[i])
                        for i in applying for record in items[i].records]
-            results = iter(BatchApplier(session, self.settings).apply(batched))
-            outcomes: list[dict[str, object]] = []
-            for i in applying:
-                mine = tuple(next(results) for _ in items[i].records)
-                outcome = _summary(mine)
-                if outcome != "applied":
-                    outcomes.append({"row_id": event_of[i], "outcome": outcome})
-                answers[i] = Receipt(outcome, 200, event_of[i], results=mine)
-            update_many(conn, EVENTS, outcomes)
+            results = BatchApplier(session, self.settings).apply(batched)
+            update_many(conn, EVENTS, _settle(items, applying, event_of, results, answers))
         return _answered(items, answers, refused, applying, event_of)
 
     def _receive_pipelined(self, items: Sequence[Inbound],
@@ -262,15 +255,8 @@ class Ingestor:
             out.insert_many(EVENTS, rows)
             batched = [Batched(record, items[i].source, items[i].now, event_of[i])
                        for i in applying for record in items[i].records]
-            results = iter(applier.apply(batched, read))
-            outcomes: list[dict[str, object]] = []
-            for i in applying:
-                mine = tuple(next(results) for _ in items[i].records)
-                outcome = _summary(mine)
-                if outcome != "applied":
-                    outcomes.append({"row_id": event_of[i], "outcome": outcome})
-                answers[i] = Receipt(outcome, 200, event_of[i], results=mine)
-            out.update_many(EVENTS, outcomes)
+            results = applier.apply(batched, read)
+            out.update_many(EVENTS, _settle(items, applying, event_of, results, answers))
         return _answered(items, answers, refused, applying, event_of)
 
     @staticmethod
@@ -414,6 +400,21 @@ def _answered(items: Sequence[Inbound], answers: list[Receipt | None],
             f"{source} {topic} -> {outcome} x{n}"
             for (source, topic, outcome), n in outcomes_seen.items()))
     return answers
+
+
+def _settle(items: Sequence[Inbound], applying: list[int], event_of: dict[int, int],
+            results: Iterable[Applied], answers: list[Receipt | None]) -> list[dict[str, object]]:
+    """Each applied item's answer from its records' results (in batch order); the events
+    whose outcome is not "applied", for one update of their rows."""
+    found = iter(results)
+    outcomes: list[dict[str, object]] = []
+    for i in applying:
+        mine = tuple(next(found) for _ in items[i].records)
+        outcome = _summary(mine)
+        if outcome != "applied":
+            outcomes.append({"row_id": event_of[i], "outcome": outcome})
+        answers[i] = Receipt(outcome, 200, event_of[i], results=mine)
+    return outcomes
 
 
 def _summary(results: tuple[Applied, ...]) -> str:

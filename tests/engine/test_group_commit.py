@@ -43,19 +43,9 @@ async def test_jobs_from_many_coroutines_share_commits_and_keep_their_results() 
 
 async def test_a_job_the_database_refuses_fails_alone(engine: Engine, runtime: Runtime,
                                                       clock: FrozenClock) -> None:
-    for i in range(3):
-        put(runtime, "order", {
-            "external_id": f"o{i}", "currency": "PLN", "total": "100",
-            "payment_status": "paid", "placed_at": T0.isoformat(),
-            "ship_by": "2026-12-02T12:00:00+01:00",
-            "customer": {"external_id": f"c{i}", "email": f"c{i}@example.pl"}}, now=T0)
-    clock.set(DUE)
-    await engine.detect(DUE)
-    dispatcher = engine.dispatcher
-    with transaction(runtime.sessions) as session:
-        ids = sorted(outbox.claim(session, now=DUE, owner=dispatcher.owner,
-                                  lease=timedelta(minutes=5), limit=10))
+    ids = await _claimed(engine, runtime, clock, 3)
     assert len(ids) == 3
+    dispatcher = engine.dispatcher
 
     def begin(nid: int, channel: str | None) -> Begin:
         return Begin(nid, Send(channel, None, f"{nid}@example.pl"), DUE)  # type: ignore[arg-type]
@@ -89,18 +79,8 @@ async def test_plain_groups_write_what_the_general_path_writes(engine: Engine, r
     # On SQLite a group of plain begins and sent answers goes to the driver as SQL text
     # (Recorder._write_plain); it must leave the rows exactly as the session's statements
     # (Recorder._apply) do. On PostgreSQL both are the general path.
-    for i in range(2):
-        put(runtime, "order", {
-            "external_id": f"o{i}", "currency": "PLN", "total": "100",
-            "payment_status": "paid", "placed_at": T0.isoformat(),
-            "ship_by": "2026-12-02T12:00:00+01:00",
-            "customer": {"external_id": f"c{i}", "email": f"c{i}@example.pl"}}, now=T0)
-    clock.set(DUE)
-    await engine.detect(DUE)
+    plain, general = await _claimed(engine, runtime, clock, 2)
     recorder = engine.dispatcher.recorder
-    with transaction(runtime.sessions) as session:
-        plain, general = sorted(outbox.claim(session, now=DUE, owner=engine.dispatcher.owner,
-                                             lease=timedelta(minutes=5), limit=10))
 
     def plan(nid: int) -> Send:
         return Send("email", None, f"{nid}@example.pl", attempt_number=1, note="why")
@@ -123,3 +103,19 @@ async def test_plain_groups_write_what_the_general_path_writes(engine: Engine, r
                     for a in session.exec(select(DeliveryAttempt)).all()}
     assert rows[plain] == rows[general] and rows[plain]["status"] == "sent"
     assert attempts[plain] == attempts[general] and attempts[plain]["outcome"] == "sent"
+
+
+async def _claimed(engine: Engine, runtime: Runtime, clock: FrozenClock, count: int
+                   ) -> list[int]:
+    """``count`` unshipped orders detected at DUE, their messages claimed by the dispatcher."""
+    for i in range(count):
+        put(runtime, "order", {
+            "external_id": f"o{i}", "currency": "PLN", "total": "100",
+            "payment_status": "paid", "placed_at": T0.isoformat(),
+            "ship_by": "2026-12-02T12:00:00+01:00",
+            "customer": {"external_id": f"c{i}", "email": f"c{i}@example.pl"}}, now=T0)
+    clock.set(DUE)
+    await engine.detect(DUE)
+    with transaction(runtime.sessions) as session:
+        return sorted(outbox.claim(session, now=DUE, owner=engine.dispatcher.owner,
+                                   lease=timedelta(minutes=5), limit=10))
