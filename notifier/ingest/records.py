@@ -261,6 +261,15 @@ class ShipmentIn(Record):
     def _order_id_as_text(cls, value: object) -> object:
         return str(value) if isinstance(value, int) else value
 
+    @field_validator("status", mode="before")
+    @classmethod
+    def _status_not_null(cls, value: object) -> object:
+        # Left out, the stored status stays (or the latest event's sets it); an explicit
+        # null would be written over the stored one, and a parcel always has a status.
+        if value is None:
+            raise ValueError("status cannot be null: leave it out to keep the stored one")
+        return value
+
 
 class CartIn(Record):
     customer: CustomerIn | None = None

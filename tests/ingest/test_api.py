@@ -74,6 +74,12 @@ def test_validation_errors_name_the_field(client: TestClient, runtime: Runtime) 
         assert response.status_code == 422, payload
         assert response.json()["detail"]["field"] == field
     assert rows(runtime, Order) == []
+    null_status = {"external_id": "S-9", "delivered_at": None, "status": None}
+    response = client.post("/v1/shipments", json=null_status, headers=AUTH)
+    assert response.status_code == 422 and response.json()["detail"]["field"] == "status"
+    assert rows(runtime, Shipment) == []
+    left_out = client.post("/v1/shipments", json={"external_id": "S-9"}, headers=AUTH)
+    assert left_out.status_code == 200 and rows(runtime, Shipment)[0].status == "pending"
 
 
 def test_healthz_and_openapi(client: TestClient) -> None:
