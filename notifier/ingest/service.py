@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -41,7 +42,7 @@ from notifier.ingest.pipeline import HeldConnection
 from notifier.ingest.records import AnyRecord, CustomerIn, OrderIn
 from notifier.ingest.rows import insert_many, key_in, update_many
 from notifier.store import idempotency
-from notifier.store.db import transaction
+from notifier.store.db import WRITE_LOCK, transaction
 from notifier.store.tables import InboundEvent
 from notifier.store.types import UTCDateTime
 
@@ -111,11 +112,24 @@ class Ingestor:
         self.factory = factory
         self.settings = settings
 
-    def hold(self) -> HeldConnection | None:
-        """A connection for one writer thread to pass to :meth:`receive_batch`
-        (PostgreSQL; None on SQLite, whose one writer gains nothing from it)."""
+    def hold(self, *, on_loop: bool = False) -> HeldConnection | None:
+        """A connection for one writer to pass to :meth:`receive_batch` (PostgreSQL; None
+        on SQLite, whose one writer gains nothing from it); ``on_loop``: an asyncio one,
+        for a batch run inside ``greenlet_spawn`` (``group_commit.py``)."""
         engine = self.factory.kw["bind"]
-        return HeldConnection(engine) if engine.dialect.name == "postgresql" else None
+        if engine.dialect.name != "postgresql":
+            return None
+        return HeldConnection(engine, on_loop=on_loop)
+
+    @property
+    def write_lock(self) -> threading.Lock | None:
+        """SQLite: the lock this process's writers queue on (``store.db``); None otherwise."""
+        return self.factory.kw.get("info", {}).get(WRITE_LOCK)
+
+    @staticmethod
+    def pipelinable(items: Sequence[Inbound]) -> bool:
+        """Whether :meth:`receive_batch` takes ``items`` through a held connection."""
+        return all(_pipelinable(item) for item in items)
 
     def receive(
         self,
@@ -189,7 +203,7 @@ class Ingestor:
         ``held`` (:meth:`hold`): a batch of orders and customers without Idempotency-Keys
         goes through that connection's pipeline (:meth:`_receive_pipelined`).
         """
-        if held is not None and all(_pipelinable(item) for item in items):
+        if held is not None and self.pipelinable(items):
             return self._receive_pipelined(items, held)
         answers: list[Receipt | None] = [None] * len(items)
         refused: dict[int, PayloadError] = {}

@@ -260,26 +260,31 @@ def test_a_writer_whose_connection_was_lost_applies_its_batch_alone_and_reconnec
         runtime: Runtime, caplog: pytest.LogCaptureFixture) -> None:
     if runtime.engine.dialect.name != "postgresql":
         pytest.skip("a PostgreSQL connection")
-    # One writer thread throughout (it would end after idle_s without requests).
+    # One writer throughout, on one event loop (it would end after idle_s without
+    # requests, and each loop has writers of its own).
     committer = GroupCommitter(Ingestor(runtime.sessions, runtime.settings), max_records=100,
                                window=timedelta(milliseconds=50), idle_s=30)
     caplog.set_level(logging.WARNING, logger="notifier.ingest.group_commit")
 
-    async def post(numbers: range) -> list[Any]:
-        return await asyncio.gather(*(committer.receive(inbound([order(n, customer=n)],
-                                                                key=f"k{n}"))
-                                      for n in numbers))
+    async def post(numbers: range) -> list[str]:
+        answers = await asyncio.gather(*(committer.receive(inbound([order(n, customer=n)],
+                                                                   key=f"k{n}"))
+                                         for n in numbers))
+        return [a.outcome for a in answers]
 
     def alone() -> int:
         return sum("applying each alone" in r.getMessage() for r in caplog.records)
 
-    assert [a.outcome for a in asyncio.run(post(range(0, 5)))] == ["applied"] * 5
-    _drop_connections(runtime)
-    assert [a.outcome for a in asyncio.run(post(range(5, 10)))] == ["applied"] * 5
-    assert alone() >= 1  # the dead connection's batch, each request on a pool connection
-    seen = alone()
-    assert [a.outcome for a in asyncio.run(post(range(10, 15)))] == ["applied"] * 5
-    assert alone() == seen  # the writer connected again
+    async def scenario() -> None:
+        assert await post(range(0, 5)) == ["applied"] * 5
+        await asyncio.to_thread(_drop_connections, runtime)
+        assert await post(range(5, 10)) == ["applied"] * 5
+        assert alone() >= 1  # the dead connection's batch, each request on a pool connection
+        seen = alone()
+        assert await post(range(10, 15)) == ["applied"] * 5
+        assert alone() == seen  # the writer connected again
+
+    asyncio.run(scenario())
     with runtime.sessions() as session:
         assert sorted(o.external_id for o in session.exec(select(Order))) == \
             sorted(f"O-{n}" for n in range(15))
