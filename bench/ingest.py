@@ -7,13 +7,16 @@ Signed Shopify ``orders/create`` deliveries with distinct event ids are posted b
 ``--clients`` concurrent keep-alive connections (``http_load.py``: raw HTTP/1.1, about
 0.1 ms of CPU per request; httpx spent 3 ms and was the bottleneck) to a server in another
 process; every answer comes after the batch holding the payload and its records is
-durably committed (group commit, ``notifier/ingest/group_commit.py``). The first 200
-warm each server up and are not counted; the server's CPU time per request is read from
-``/proc``, a figure less disturbed than rates by other work on a shared machine. The
-same payloads are then posted the same way to ``bench/bare_ingest.py``: one FastAPI
-route served by uvicorn in its own process that verifies and parses them into our
-records and stores nothing, the ceiling the write path is measured against
-(``ratio = engine_per_s / bare_per_s``).
+durably committed (group commit, ``notifier/ingest/group_commit.py``). The same
+payloads are posted the same way to ``bench/bare_ingest.py``: one FastAPI route served
+by uvicorn in its own process that verifies and parses them into our records and stores
+nothing, the ceiling the write path is measured against
+(``ratio = engine_per_s / bare_per_s``). Both servers run side by side and take
+``--rounds`` turns (engine, bare, bare, engine...), each rate the requests over the time
+of its own turns: this machine's speed drifts by a quarter over minutes (the bare route's
+CPU per request moved 0.26-0.45 ms between runs), which one long run per side turned
+into a ratio that moved 0.36-0.50 for the same code. The first 200 requests warm each
+server up and are not counted; the server's CPU time per request is read from ``/proc``.
 "Parse only" maps the payloads onto records in-process with no HTTP and no database.
 "In-process" then sends as many new orders straight to the ingestor (verify, parse,
 store, commit; no HTTP), one after another, and times each. Figures go to stdout, the
@@ -147,19 +150,38 @@ def served(command: list[str], env: dict[str, str], cwd: str) -> Iterator[Server
         server.wait()
 
 
-def measured(server: Server, payloads: list[bytes], clients: int,
-             prefix: str) -> tuple[float, list[float], float]:
-    """(requests/s, latencies in ms, server CPU ms per request), after a short warm-up."""
-    post_all(server.port, payloads[:200], clients, prefix=f"{prefix}-warm")
-    cpu = server.cpu_s()
-    rate, latencies = post_all(server.port, payloads[200:], clients, prefix=prefix)
-    return rate, latencies, (server.cpu_s() - cpu) * 1000 / len(payloads[200:])
+def measured(servers: list[Server], payloads: list[bytes], clients: int, rounds: int,
+             prefix: str) -> list[tuple[float, list[float], float]]:
+    """Per server: (requests/s, latencies in ms, server CPU ms per request) over
+    ``rounds`` turns of an equal share of ``payloads`` each (after a short warm-up), the
+    servers taking turns in alternating order."""
+    for k, server in enumerate(servers):
+        post_all(server.port, payloads[:200], clients, prefix=f"{prefix}{k}-warm")
+    rest = payloads[200:]
+    share = len(rest) // rounds
+    took = [0.0] * len(servers)
+    cpu = [0.0] * len(servers)
+    latencies: list[list[float]] = [[] for _ in servers]
+    for turn in range(rounds):
+        chunk = rest[turn * share:(turn + 1) * share]
+        order = range(len(servers)) if turn % 2 == 0 else reversed(range(len(servers)))
+        for k in order:
+            server = servers[k]
+            before, started = server.cpu_s(), time.perf_counter()
+            _, answered = post_all(server.port, chunk, clients, prefix=f"{prefix}{k}-{turn}")
+            took[k] += time.perf_counter() - started
+            cpu[k] += server.cpu_s() - before
+            latencies[k] += answered
+    done = share * rounds
+    return [(done / took[k], latencies[k], cpu[k] * 1000 / done) for k in range(len(servers))]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=6,
+                        help="turns each server takes, alternating with the other")
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     args = parser.parse_args()
     payloads = bodies(args.requests)
@@ -169,17 +191,17 @@ def main() -> None:
                                                                    Path(tmp)) as url:
         env = {**os.environ, "NOTIFIER_DATABASE__URL": url,
                "NOTIFIER_SHOPIFY__WEBHOOK_SECRET": SECRET, "NOTIFIER_PATHS__DATA_DIR": tmp}
-        with served([sys.executable, "-m", "notifier.cli", "api"], env, tmp) as server:
-            rate, latencies, engine_cpu = measured(server, payloads, args.clients, "engine")
+        bare_app = [sys.executable, str(REPO / "bench/bare_ingest.py"), "--secret", SECRET]
+        with served([sys.executable, "-m", "notifier.cli", "api"], env, tmp) as engine, \
+                served(bare_app, env, tmp) as bare_server:
+            (rate, latencies, engine_cpu), (bare, bare_latencies, bare_cpu) = measured(
+                [engine, bare_server], payloads, args.clients, args.rounds, "bench")
         print(f"{args.database}: {args.requests:,} signed webhooks, {args.clients} clients, "
               f"one uvicorn process: {rate:8.0f} /s (answered after a durable commit), "
               f"p99 {p99(latencies):.0f} ms, server CPU {engine_cpu:.2f} ms per request")
-        bare_app = [sys.executable, str(REPO / "bench/bare_ingest.py"), "--secret", SECRET]
-        with served(bare_app, env, tmp) as server:
-            bare, bare_latencies, bare_cpu = measured(server, payloads, args.clients, "bare")
-        print(f"bare FastAPI route (verify + parse, no storage), served the same way: "
-              f"{bare:8.0f} /s, p99 {p99(bare_latencies):.0f} ms, server CPU {bare_cpu:.2f} ms "
-              "per request")
+        print(f"bare FastAPI route (verify + parse, no storage), served the same way, "
+              f"turn about: {bare:8.0f} /s, p99 {p99(bare_latencies):.0f} ms, server CPU "
+              f"{bare_cpu:.2f} ms per request")
         wall, cpu = in_process(url, bodies(args.requests, first=10_000 + args.requests), tmp)
         print(f"{args.database}: in-process, one at a time: {wall:.2f} ms per webhook "
               f"({cpu:.2f} ms CPU)")
