@@ -14,6 +14,7 @@ The last line is one JSON object; nothing is asserted.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import statistics
 import tempfile
@@ -27,6 +28,7 @@ from typing import Any
 import sqlalchemy as sa
 from bench_support import migrated_database
 from ingest import SECRET, bodies, verify_and_parse
+from sqlalchemy.util import greenlet_spawn
 
 from notifier.config import Settings
 from notifier.ingest.service import Inbound, Ingestor
@@ -48,6 +50,9 @@ def main() -> None:
     parser.add_argument("--statements", action="store_true")
     parser.add_argument("--pool", action="store_true",
                         help="each batch through the pool, as before the held connection")
+    parser.add_argument("--on-loop", action="store_true",
+                        help="PostgreSQL: the asyncio held connection, each batch inside "
+                             "greenlet_spawn on an event loop, as notifier api runs it")
     args = parser.parse_args()
     adapter = ShopifyAdapter([SECRET])
     now = datetime.now(UTC)
@@ -82,7 +87,17 @@ def main() -> None:
 
         ingestor = Ingestor(session_factory(engine), Settings(paths={"data_dir": tmp}))
         hold = getattr(ingestor, "hold", None)  # (absent before the pipeline: comparisons)
-        held = None if args.pool or hold is None else hold()
+        held = None if args.pool or hold is None else (
+            hold(on_loop=True) if args.on_loop else hold())
+        loop = asyncio.new_event_loop()
+
+        def apply(batch: list[Inbound]) -> list[Any]:
+            if held is not None and held.on_loop:
+                return loop.run_until_complete(
+                    greenlet_spawn(ingestor.receive_batch, batch, held=held))
+            return (ingestor.receive_batch(batch, held=held) if held is not None
+                    else ingestor.receive_batch(batch))
+
         walls, cpus, servers = [], [], []
         for n in range(args.batches):
             batch = items[n * args.size:(n + 1) * args.size]
@@ -91,8 +106,7 @@ def main() -> None:
             server = _on_cpu_ns(backend["pid"])
             pid = backend["pid"]
             wall, cpu = time.perf_counter(), time.thread_time()
-            answers = (ingestor.receive_batch(batch, held=held) if held is not None
-                       else ingestor.receive_batch(batch))
+            answers = apply(batch)
             if held is not None:
                 backend["pid"] = held.backend_pid
             walls.append((time.perf_counter() - wall) * 1000)
@@ -101,7 +115,11 @@ def main() -> None:
             assert all(a is not None and a.outcome == "applied" for a in answers), answers
         sent = held.sent if held is not None else 0
         if held is not None:
-            held.close()
+            if held.on_loop:
+                loop.run_until_complete(greenlet_spawn(held.close))
+            else:
+                held.close()
+        loop.close()
         engine.dispose()
     warm = slice(args.batches // 4, None)  # the first quarter warms caches and prepares
     figures = {
