@@ -39,7 +39,6 @@ from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
-import psycopg
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import psycopg as pg_psycopg
 from sqlalchemy.engine import Engine
@@ -173,6 +172,8 @@ class HeldConnection:
 
     def _connect(self) -> Any:
         if self.on_loop:
+            import psycopg  # (not loaded by a SQLite process)
+
             # The engine's own connection arguments: its JSON loader included.
             args, kwargs = self.engine.dialect.create_connect_args(self.engine.url)
             conn = self.done(psycopg.AsyncConnection.connect(*args, **kwargs,
