@@ -4,7 +4,7 @@
 
 What ``bench/ingest.py`` cannot separate on a shared machine: per batch of ``--size``
 Shopify ``orders/create`` payloads (parsed beforehand, as the event loop does), the
-writer's wall time, its own CPU (the thread's) and, on PostgreSQL, the CPU of the server
+writer's wall time, its own CPU (its thread's) and, on PostgreSQL, the CPU of the server
 backend serving it (``/proc/<pid>/schedstat``, in nanoseconds), with the statements it
 sent. The customers repeat every 500 orders as in ``bench/ingest.py``, so later batches
 update what earlier ones inserted. ``--statements`` prints the time of each statement.

@@ -19,7 +19,11 @@ loop traded the interpreter lock in the middle of every batch, and that cost mor
 than the batch itself (on a 2-core machine the writer's Python took 2.4 times its cost
 alone, the loop's 1.5 times; ``docs/performance.md``). On SQLite the batch runs on the
 loop as it is (a few milliseconds of statements and one fsync, with nothing else to do:
-its requests are what the loop was waiting for). On PostgreSQL it runs inside
+its requests are what the loop was waiting for), unless another thread of the process
+holds the write lock (``notifier serve``'s detection and dispatch): then it waits for
+the lock in a worker thread. (Another process writing the same SQLite file would make
+the loop wait on SQLite's busy timeout: more processes is what PostgreSQL is for.) On
+PostgreSQL it runs inside
 SQLAlchemy's ``greenlet_spawn`` over the writer's own asyncio connection in pipeline mode
 (``pipeline.py``): every wait for the server is an ``await``, so the loop parses the next
 requests meanwhile. What needs the pool's blocking connections on PostgreSQL (a batch with
