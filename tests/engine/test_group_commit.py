@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from unittest.mock import ANY
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import select
 
 from notifier.clock import FrozenClock
 from notifier.dispatch.batch import Send
 from notifier.dispatch.group import GroupCommit
-from notifier.dispatch.record import Answer, Begin, Lost
+from notifier.dispatch.record import Answer, Begin, Job, Lost
 from notifier.pipeline import Engine
 from notifier.runtime import Runtime
 from notifier.store import outbox
@@ -74,35 +76,72 @@ def _quiet_group_failure_logs(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level("CRITICAL", logger="notifier.dispatch.record")
 
 
-async def test_plain_groups_write_what_the_general_path_writes(engine: Engine, runtime: Runtime,
-                                                               clock: FrozenClock) -> None:
-    # On SQLite a group of plain begins and sent answers goes to the driver as SQL text
-    # (Recorder._write_plain); it must leave the rows exactly as the session's statements
-    # (Recorder._apply) do. On PostgreSQL both are the general path.
-    plain, general = await _claimed(engine, runtime, clock, 2)
+async def test_plain_groups_write_what_the_general_path_writes(
+        engine: Engine, runtime: Runtime, clock: FrozenClock,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # On SQLite a group of plain begins and sent answers goes to the driver's cursor
+    # (Recorder._write_plain, outbox.*_sqlite); it must leave the rows exactly as the
+    # session's statements (Recorder._apply) do, as stored, byte for byte: the renewed
+    # lease of a begin, its attempt, a sent answer and a begin in one group, a begin no
+    # longer ours. On PostgreSQL both are the general path.
+    p1, p2, g1, g2 = await _claimed(engine, runtime, clock, 4)
     recorder = engine.dispatcher.recorder
+    written_plain: list[int] = []
+    write_plain = recorder._write_plain
+
+    def spy(jobs: list[Job]) -> list[object]:
+        out = write_plain(jobs)
+        written_plain.append(len(jobs))
+        return out
+
+    monkeypatch.setattr(recorder, "_write_plain", spy)
 
     def plan(nid: int) -> Send:
         return Send("email", None, f"{nid}@example.pl", attempt_number=1, note="why")
 
-    [attempt] = recorder.write([Begin(plain, plan(plain), DUE)])
-    with transaction(runtime.sessions) as session:
-        [other] = recorder._apply(session, [Begin(general, plan(general), DUE)])
-    assert isinstance(attempt, int) and isinstance(other, int)
-    assert recorder.write([Answer(plain, attempt, plan(plain), DUE, 7, provider_id="<p>")]) \
-        == ["sent"]
-    with transaction(runtime.sessions) as session:
-        assert recorder._apply(session, [Answer(general, other, plan(general), DUE, 7,
-                                                provider_id="<p>")]) == ["sent"]
+    def general(jobs: list[Job]) -> list[object]:
+        with transaction(runtime.sessions) as session:
+            return recorder._apply(session, jobs)
 
-    with runtime.sessions() as session:
-        rows = {n.id: n.model_dump(exclude={"id", "key", "entity_id", "subject_id",
-                                            "recipient", "customer_id"})
-                for n in session.exec(select(Notification)).all()}
-        attempts = {a.notification_id: a.model_dump(exclude={"id", "notification_id"})
-                    for a in session.exec(select(DeliveryAttempt)).all()}
-    assert rows[plain] == rows[general] and rows[plain]["status"] == "sent"
-    assert attempts[plain] == attempts[general] and attempts[plain]["outcome"] == "sent"
+    clock.set(DUE + timedelta(seconds=30))  # the lease renewed runs from the clock
+    [a1] = recorder.write([Begin(p1, plan(p1), DUE)])
+    [b1] = general([Begin(g1, plan(g1), DUE)])
+    assert isinstance(a1, int) and isinstance(b1, int)
+    assert _stored(runtime, {p1: g1})
+
+    clock.set(DUE + timedelta(seconds=40))
+    sent, a2, lost = recorder.write([Answer(p1, a1, plan(p1), DUE, 7, provider_id="<p>"),
+                                     Begin(p2, plan(p2), DUE), Begin(10**9, plan(p2), DUE)])
+    assert general([Answer(g1, b1, plan(g1), DUE, 7, provider_id="<p>"),
+                    Begin(g2, plan(g2), DUE)]) == [sent, ANY]
+    assert sent == "sent" and isinstance(a2, int) and isinstance(lost, Lost)
+    assert _stored(runtime, {p1: g1, p2: g2})
+    if runtime.engine.dialect.name == "sqlite":
+        assert written_plain == [1, 3]
+
+
+def _stored(runtime: Runtime, pairs: dict[int, int]) -> bool:
+    """Each notification of ``pairs`` and its attempts stored as its partner's are (the
+    values as the database holds them: SQLite's text, not what a model parses back)."""
+    def rows(table: str, key: str) -> dict[int, list[dict[str, object]]]:
+        out: dict[int, list[dict[str, object]]] = {}
+        for row in conn.execute(sa.text(f"SELECT * FROM {table} ORDER BY id")).mappings():
+            out.setdefault(row[key], []).append(
+                {k: v for k, v in row.items() if k not in _IDENTITY})
+        return out
+
+    with runtime.engine.connect() as conn:
+        notifications, attempts = rows("notifications", "id"), rows("delivery_attempts",
+                                                                    "notification_id")
+    for mine, theirs in pairs.items():
+        assert notifications[mine] == notifications[theirs]
+        assert attempts[mine] == attempts[theirs] and attempts[mine]
+    return True
+
+
+# Columns that name the row or its order, not what was written.
+_IDENTITY = {"id", "key", "entity_id", "subject_id", "recipient", "customer_id",
+             "notification_id"}
 
 
 async def _claimed(engine: Engine, runtime: Runtime, clock: FrozenClock, count: int
