@@ -148,15 +148,32 @@ def insert_rows(conn: sa.Connection, plan: Plan,
     for size in chunks(len(params), limit=variables(conn) // max(1, len(plan.names))):
         chunk = params[start:start + size]
         start += size
-        yield conn.exec_driver_sql(_many_values(plan, size),
+        yield conn.exec_driver_sql(many_values(plan, size),
                                    tuple(v for row in chunk for v in row))
 
 
 @cache
-def _many_values(plan: Plan, count: int) -> str:
-    """The plan's insert with ``count`` rows of VALUES."""
+def many_values(plan: Plan, count: int) -> str:
+    """The plan's insert with ``count`` rows of VALUES (their parameters one flat tuple,
+    row after row)."""
     head, _, rest = plan.sql.partition(" VALUES ")
     return f"{head} VALUES {', '.join([plan.values] * count)}{rest[len(plan.values):]}"
+
+
+def expanded(plan: Plan, params: tuple[Any, ...], name: str) -> tuple[str, tuple[Any, ...]]:
+    """The plan's statement and ``params`` (one tuple of :func:`by_rows` or
+    :func:`by_columns`) with the expanding parameter ``name`` (an ``IN`` list) written out
+    as one placeholder per value; not for an empty list. The list's values go as they are:
+    for ids, which SQLite's driver takes without a processor."""
+    at = plan.names.index(name)
+    values = params[at]
+    return _in_list(plan, name, len(values)), (*params[:at], *values, *params[at + 1:])
+
+
+@cache
+def _in_list(plan: Plan, name: str, count: int) -> str:
+    """The plan's SQL with ``count`` placeholders in the list of ``name``."""
+    return plan.sql.replace(f"__[POSTCOMPILE_{name}]", ", ".join("?" * count))
 
 
 def variables(conn: sa.Connection) -> int:

@@ -99,3 +99,17 @@ def test_updates_by_id_go_through_the_driver(engine: sa.Engine) -> None:
     assert tuple(row) == ("Ala", later)
     with engine.connect() as conn, pytest.raises(NotImplementedError, match="not an insert"):
         next(inserts.insert_rows(conn, plan, []))
+
+
+def test_an_in_list_is_written_out_for_the_driver(engine: sa.Engine) -> None:
+    stmt = (sa.update(CUSTOMERS)
+            .where(CUSTOMERS.c.id.in_(sa.bindparam("ids", expanding=True)))
+            .values(updated_at=sa.bindparam("at")).returning(CUSTOMERS.c.id))
+    plan = inserts.compiled(stmt, ("ids", "at"))
+    later = NOW + timedelta(days=1)
+    [params] = inserts.by_rows(plan, [{"ids": [1, 2, 3], "at": later}])
+    sql, flat = inserts.expanded(plan, params, "ids")
+    assert "IN (?, ?, ?)" in sql and flat == ("2026-12-03 12:00:00.000000", 1, 2, 3)
+    with engine.begin() as conn:
+        assert conn.exec_driver_sql(sql, flat).all() == [(1,)]
+        assert conn.execute(sa.select(CUSTOMERS.c.updated_at)).scalar_one() == later
