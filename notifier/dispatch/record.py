@@ -33,7 +33,6 @@ from notifier.runtime import Runtime
 from notifier.store import outbox
 from notifier.store.db import WRITE_LOCK, transaction
 from notifier.store.tables import Notification
-from notifier.store.types import utc_text
 from notifier.track.clicks import store_links
 
 log = logging.getLogger(__name__)
@@ -95,9 +94,9 @@ class Recorder:
 
     def _write_plain(self, jobs: list[Job]) -> list[object]:
         """A group of plain begins and sent answers (what nearly every group is) on
-        SQLite: the same statements as :meth:`_apply`, as SQL text on the driver's cursor
-        in one ``BEGIN IMMEDIATE`` transaction under the same write lock. Through a
-        session they cost about 1 ms of CPU more per group than SQLite itself did.
+        SQLite: what :meth:`_apply` writes, through the store's functions on the driver's
+        cursor, in one ``BEGIN IMMEDIATE`` transaction under the same write lock. Through
+        a session they cost about 1 ms of CPU more per group than SQLite itself did.
         """
         begins = [(i, j) for i, j in enumerate(jobs) if isinstance(j, Begin)]
         sent = [j for j in jobs if isinstance(j, Answer)]
@@ -109,13 +108,7 @@ class Recorder:
                 cur.execute("BEGIN IMMEDIATE")
                 try:
                     if sent:
-                        cur.executemany(_SQLITE_FINISH_SENT, [
-                            (utc_text(j.now), j.provider_id or "", j.took_ms, j.attempt_id)
-                            for j in sent])
-                        cur.executemany(_SQLITE_MARK_SENT, [
-                            (j.plan.channel, j.plan.recipient, j.plan.note,
-                             j.provider_id or "", utc_text(j.now), j.notification_id)
-                            for j in sent])
+                        outbox.record_sent_sqlite(cur, _sent_rows(sent))
                     if begins:
                         self._begin_plain(cur, begins, out)
                     cur.execute("COMMIT")
@@ -130,24 +123,21 @@ class Recorder:
 
     def _begin_plain(self, cur: Any, begins: list[tuple[int, Begin]],
                      out: list[object]) -> None:
-        until = max(max(b.now for _, b in begins), self.runtime.clock()) + self.lease
-        ids = [b.notification_id for _, b in begins]
-        cur.execute(_SQLITE_RENEW.format(marks=", ".join("?" * len(ids))),
-                    (utc_text(until), *ids, self.owner))
-        ours = {int(nid) for (nid,) in cur.fetchall()}
+        ours = outbox.renew_leases_of_sqlite(cur, ids=[b.notification_id for _, b in begins],
+                                             owner=self.owner, until=self._until(begins))
         starting = [(i, b) for i, b in begins if b.notification_id in ours]
         for i, b in begins:
             if b.notification_id not in ours:
                 out[i] = Lost(b.notification_id)
         if not starting:
             return
-        cur.execute(_SQLITE_BEGIN.format(rows=", ".join(["(?, ?, ?, ?, 'sending')"]
-                                                         * len(starting))),
-                    [v for _, b in starting for v in (b.notification_id, b.plan.attempt_number,
-                                                      b.plan.channel, utc_text(b.now))])
-        attempts = {int(nid): int(aid) for nid, aid in cur.fetchall()}
+        attempts = outbox.begin_attempts_sqlite(cur, _begin_rows(starting))
         for i, b in starting:
             out[i] = attempts[b.notification_id]
+
+    def _until(self, begins: list[tuple[int, Begin]]) -> datetime:
+        """The lease a group of begins renews: past the latest of them and of now."""
+        return max(max(b.now for _, b in begins), self.runtime.clock()) + self.lease
 
     def write(self, jobs: list[Job]) -> list[object]:
         """Commit ``jobs`` together; if that fails, each alone (its failure its result)."""
@@ -180,11 +170,7 @@ class Recorder:
         out: dict[int, object] = {}
         sent = [(i, j) for i, j in enumerate(jobs) if isinstance(j, Answer) and j.error is None]
         if sent:
-            outbox.record_sent(session, [
-                {"attempt_id": j.attempt_id, "notification_id": j.notification_id,
-                 "now": j.now, "channel": j.plan.channel, "recipient": j.plan.recipient,
-                 "provider_id": j.provider_id or "", "note": j.plan.note,
-                 "duration_ms": j.took_ms} for _, j in sent])
+            outbox.record_sent(session, _sent_rows([j for _, j in sent]))
             out.update((i, "sent") for i, _ in sent)
         for i, job in enumerate(jobs):
             if isinstance(job, Answer) and job.error is not None:
@@ -199,9 +185,8 @@ class Recorder:
     def _begin(self, session: Session, begins: list[tuple[int, Begin]]) -> dict[int, object]:
         # Still ours? A lease that ran out (a stalled batch) may have been retaken by
         # another worker, which then sends it: this one must not.
-        until = max(max(b.now for _, b in begins), self.runtime.clock()) + self.lease
         ours = outbox.renew_leases_of(session, ids=[b.notification_id for _, b in begins],
-                                      owner=self.owner, until=until)
+                                      owner=self.owner, until=self._until(begins))
         out: dict[int, object] = {}
         starting: list[tuple[int, Begin]] = []
         for i, b in begins:
@@ -222,9 +207,7 @@ class Recorder:
                 outbox.set_survey(session, notification_id=nid, kind=plan.survey)
             starting.append((i, b))
         if starting:
-            attempts = outbox.begin_attempts(session, [
-                {"notification_id": b.notification_id, "number": b.plan.attempt_number,
-                 "channel": b.plan.channel, "now": b.now} for _, b in starting])
+            attempts = outbox.begin_attempts(session, _begin_rows(starting))
             out.update((i, attempts[b.notification_id]) for i, b in starting)
         return out
 
@@ -296,17 +279,18 @@ def _plain(job: Job) -> bool:
     return False
 
 
-# The statements of outbox.record_sent, renew_leases_of and begin_attempts, as the SQLite
-# dialect compiles them (values that never vary written in), times as utc_text writes them.
-_SQLITE_FINISH_SENT = ("UPDATE delivery_attempts SET finished_at=?, outcome='sent', "
-                       "provider_id=?, error=NULL, duration_ms=? WHERE id = ?")
-_SQLITE_MARK_SENT = ("UPDATE notifications SET channel=?, recipient=?, status='sent', reason=?, "
-                     "attempts=(attempts + 1), lease_until=NULL, lease_owner=NULL, "
-                     "provider_id=?, sent_at=? WHERE id = ?")
-_SQLITE_RENEW = ("UPDATE notifications SET lease_until=? WHERE id IN ({marks}) "
-                 "AND status = 'sending' AND lease_owner = ? RETURNING id")
-_SQLITE_BEGIN = ("INSERT INTO delivery_attempts (notification_id, number, channel, started_at, "
-                 "outcome) VALUES {rows} RETURNING notification_id, id")
+def _sent_rows(sent: list[Answer]) -> list[dict[str, Any]]:
+    """The rows of :func:`outbox.record_sent` for sent answers (both write paths)."""
+    return [{"attempt_id": j.attempt_id, "notification_id": j.notification_id, "now": j.now,
+             "channel": j.plan.channel, "recipient": j.plan.recipient,
+             "provider_id": j.provider_id or "", "note": j.plan.note, "duration_ms": j.took_ms}
+            for j in sent]
+
+
+def _begin_rows(starting: list[tuple[int, Begin]]) -> list[dict[str, Any]]:
+    """The rows of :func:`outbox.begin_attempts` for begins still ours (both write paths)."""
+    return [{"notification_id": b.notification_id, "number": b.plan.attempt_number,
+             "channel": b.plan.channel, "now": b.now} for _, b in starting]
 
 
 def _failure(job: Job) -> object:

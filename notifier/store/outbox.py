@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
+from notifier.store.inserts import Plan, by_columns, compiled, expanded, many_values
 from notifier.store.sql import insert_ignore
 from notifier.store.tables import Consent, DeliveryAttempt, Notification, Suppression
 
@@ -103,11 +104,15 @@ def begin_attempts(session: Session, rows: list[dict[str, Any]]) -> dict[int, in
     notification."""
     if not rows:
         return {}
-    found = session.execute(_BEGIN_ATTEMPTS, [
-        {"notification_id": r["notification_id"], "number": r["number"],
-         "channel": r["channel"], "started_at": r["now"], "outcome": "sending"}
-        for r in rows])
+    found = session.execute(_BEGIN_ATTEMPTS, _begun(rows))
     return {int(nid): int(aid) for nid, aid in found}
+
+
+def _begun(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The parameters of :data:`_BEGIN_ATTEMPTS` for :func:`begin_attempts`' rows."""
+    return [{"notification_id": r["notification_id"], "number": r["number"],
+             "channel": r["channel"], "started_at": r["now"], "outcome": "sending"}
+            for r in rows]
 
 
 def record_sent(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -116,14 +121,22 @@ def record_sent(session: Session, rows: list[dict[str, Any]]) -> None:
     ``now``, ``channel``, ``recipient``, ``provider_id``, ``note``, ``duration_ms``."""
     if not rows:
         return
-    session.execute(_FINISH_ATTEMPT, [
-        {"b_id": r["attempt_id"], "b_outcome": "sent", "b_now": r["now"],
-         "b_provider_id": r["provider_id"], "b_error": None,
-         "b_duration_ms": r["duration_ms"]} for r in rows])
-    session.execute(_MARK_SENT, [
-        {"b_id": r["notification_id"], "b_note": r["note"], "b_now": r["now"],
-         "b_channel": r["channel"], "b_recipient": r["recipient"],
-         "b_provider_id": r["provider_id"]} for r in rows])
+    session.execute(_FINISH_ATTEMPT, _finished_sent(rows))
+    session.execute(_MARK_SENT, _marked_sent(rows))
+
+
+def _finished_sent(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The parameters of :data:`_FINISH_ATTEMPT` for :func:`record_sent`'s rows."""
+    return [{"b_id": r["attempt_id"], "b_outcome": "sent", "b_now": r["now"],
+             "b_provider_id": r["provider_id"], "b_error": None,
+             "b_duration_ms": r["duration_ms"]} for r in rows]
+
+
+def _marked_sent(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The parameters of :data:`_MARK_SENT` for :func:`record_sent`'s rows."""
+    return [{"b_id": r["notification_id"], "b_note": r["note"], "b_now": r["now"],
+             "b_channel": r["channel"], "b_recipient": r["recipient"],
+             "b_provider_id": r["provider_id"]} for r in rows]
 
 
 def attempts_of(session: Session, *, notification_id: int) -> list[DeliveryAttempt]:
@@ -305,6 +318,54 @@ _RENEW_LEASES_OF = (
            _NOTIFICATIONS.c.lease_owner == sa.bindparam("b_owner"))
     .values(lease_until=sa.bindparam("b_until"))
     .returning(_NOTIFICATIONS.c.id))
+
+
+# The same writes on the cursor of a SQLite driver connection, inside a transaction the
+# caller opened (the dispatcher's group commit): the statements above compiled once for
+# SQLite (inserts.compiled), their parameters converted as the session converts them. A
+# group of sends through a session cost about 1 ms of CPU more than SQLite itself did.
+
+def record_sent_sqlite(cursor: Any, rows: list[dict[str, Any]]) -> None:
+    """:func:`record_sent` on a SQLite cursor."""
+    if not rows:
+        return
+    for statement, params in ((_FINISH_ATTEMPT, _finished_sent(rows)),
+                              (_MARK_SENT, _marked_sent(rows))):
+        plan, values = _for_sqlite(statement, params)
+        cursor.executemany(plan.sql, values)
+
+
+def renew_leases_of_sqlite(cursor: Any, *, ids: list[int], owner: str,
+                           until: datetime) -> set[int]:
+    """:func:`renew_leases_of` on a SQLite cursor."""
+    if not ids:
+        return set()
+    plan, [values] = _for_sqlite(_RENEW_LEASES_OF,
+                                 [{"b_ids": ids, "b_owner": owner, "b_until": until}])
+    cursor.execute(*expanded(plan, values, "b_ids"))
+    return {int(i) for (i,) in cursor.fetchall()}
+
+
+def begin_attempts_sqlite(cursor: Any, rows: list[dict[str, Any]]) -> dict[int, int]:
+    """:func:`begin_attempts` on a SQLite cursor: one INSERT of a row of VALUES per
+    attempt (a group holds at most ``delivery.concurrency``, far below SQLite's limit on
+    variables)."""
+    if not rows:
+        return {}
+    plan, values = _for_sqlite(_BEGIN_ATTEMPTS, _begun(rows))
+    cursor.execute(many_values(plan, len(values)), tuple(v for row in values for v in row))
+    return {int(nid): int(aid) for nid, aid in cursor.fetchall()}
+
+
+def _for_sqlite(statement: sa.Executable,
+                params: list[dict[str, Any]]) -> tuple[Plan, list[tuple[Any, ...]]]:
+    """``statement`` compiled (once) for the keys of ``params`` (dicts with the same keys
+    in the same order, as one of the builders above writes them), and ``params`` as its
+    converted tuples, a column at a time: a group's rows share their moment, converted
+    once (a third of the cost of converting row by row)."""
+    columns = tuple(params[0])
+    plan = compiled(statement, columns)
+    return plan, by_columns(plan, columns, [tuple(p.values()) for p in params])
 
 
 def enqueue_webhook(session: Session, *, target: str, event: str, data: Mapping[str, Any],
