@@ -32,7 +32,6 @@ import threading
 import time as time_
 from collections import Counter
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -73,7 +72,7 @@ from notifier.offers.service import Reservation
 from notifier.pacing import RateLimiter
 from notifier.runtime import Runtime
 from notifier.store import outbox
-from notifier.store.db import transaction
+from notifier.store.db import transaction, write_lock_at_once
 from notifier.store.tables import Notification
 from notifier.testsend import from_payload
 from notifier.track.links import Tracked, link_token, open_token, rewrite
@@ -126,11 +125,9 @@ class Dispatcher:
         self.gestures = Gestures(runtime, rules=rules, offers=offers)
         self.caps = {purpose: (cap.count, cap.window)
                      for purpose, cap in self.delivery.frequency_caps.items() if cap is not None}
-        self.stopping = threading.Event()  # set from the event loop, read in render threads
-        # Renders are CPU work under the GIL: one thread for them loses nothing, and a
-        # stopping worker then waits for at most one render (up to its sandbox budget),
-        # not one per slot.
-        self.renderer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="render")
+        # Set by stop(); checked before each render, so a stopping worker waits for at
+        # most one render (up to its sandbox budget).
+        self.stopping = threading.Event()
         self.recorder = Recorder(runtime, owner=self.owner, gestures=self.gestures,
                                  policy=self.policy, channels=channels,
                                  lease=timedelta(seconds=self.delivery.lease_s))
@@ -156,9 +153,8 @@ class Dispatcher:
         self.stopping.set()
 
     def close(self) -> None:
-        """Stop and let the render thread go (after the last pass)."""
+        """Stop (after the last pass)."""
         self.stop()
-        self.renderer.shutdown(wait=False)
 
     async def run(self, now: datetime) -> Counter[str]:
         """Claim up to ``batch_size`` due rows and see each to its next state.
@@ -187,12 +183,13 @@ class Dispatcher:
             # A failed reservation: no attempt begun, the row is retaken when its lease ends.
             del sends[i]
             outcome["error"] += 1
-        group: GroupCommit[Job] = GroupCommit(self.recorder.write,
-                                              window_s=self.delivery.commit_window_ms / 1000)
+        group: GroupCommit[Job] = GroupCommit(
+            self.recorder.write, window_s=self.delivery.commit_window_ms / 1000,
+            on_loop=lambda: write_lock_at_once(self.runtime.sessions))
         gate = asyncio.Semaphore(self.delivery.concurrency)
         # Messages are made up to one per slot ahead of the sends: a slot that frees up
-        # finds its next message rendered instead of waiting its turn on the render
-        # thread. Attempts are still begun only in a slot, just before the call.
+        # finds its next message rendered. Attempts are still begun only in a slot, just
+        # before the call.
         ahead = asyncio.Semaphore(2 * self.delivery.concurrency)
 
         async def one(notification_id: int, plan: Send) -> None:
@@ -590,15 +587,16 @@ class Dispatcher:
 
     async def _made(self, batch: Batch, notification_id: int, plan: Send,
                     reservation: Reservation | None) -> Send | Finish:
-        """The send with its message: rendered on the render thread if its offer was just
-        reserved, or the row's end when it cannot be made or the worker is stopping."""
+        """The send with its message: rendered here, on the event loop, if its offer was
+        just reserved, or the row's end when it cannot be made or the worker is stopping.
+        (Renders are CPU work under the interpreter lock: a render thread gained nothing
+        and traded the lock with the sends, which cost more CPU than it spared.)"""
         if plan.render is None:
             return plan
         if self.stopping.is_set():  # the offer stays reserved for the retry
             return HANDED_BACK
         assert reservation is not None
-        return await asyncio.get_running_loop().run_in_executor(
-            self.renderer, self._make, batch.notifications[notification_id], plan, reservation)
+        return self._make(batch.notifications[notification_id], plan, reservation)
 
     async def _send(self, group: GroupCommit[Job], notification_id: int, plan: Send,
                     now: datetime) -> asyncio.Future[object]:

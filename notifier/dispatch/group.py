@@ -10,10 +10,15 @@ queued together, at most every ``window_s``:
     answered = group.post(answer)            # queued; await it later (or not at all)
     await group.drain()                      # the batch ends with nothing left unwritten
 
-``write(jobs)`` runs in a worker thread and returns one result per job, an exception
-standing for that job's failure. A commit is never held until the batch ends: a crash
-loses at most the answers of the last window, whose attempts stay open and are judged by
-``delivery.on_unknown`` like any call whose answer never came.
+``write(jobs)`` returns one result per job, an exception standing for that job's
+failure. It runs on the event loop while ``on_loop`` (a context manager saying whether
+it may, :func:`~notifier.store.db.write_lock_at_once`) says so: on SQLite, when no other
+thread of the process is writing, a group waits for nothing but its fsync, and a worker
+thread would trade the interpreter lock with the sends in the middle of it. Otherwise
+(PostgreSQL's round trips, another thread's transaction) it runs in a worker thread.
+A commit is never held until the batch ends: a crash loses at most the answers of the
+last window, whose attempts stay open and are judged by ``delivery.on_unknown`` like any
+call whose answer never came.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Generic, TypeVar
 
 log = logging.getLogger(__name__)
@@ -33,9 +39,12 @@ class GroupCommit(Generic[J]):
     """Queues jobs from many coroutines and writes them in groups, one group at a time."""
 
     def __init__(self, write: Callable[[list[J]], Sequence[object]], *,
-                 window_s: float) -> None:
+                 window_s: float,
+                 on_loop: Callable[[], AbstractContextManager[bool]] = lambda: nullcontext(False)
+                 ) -> None:
         self.write = write
         self.window_s = window_s
+        self.on_loop = on_loop
         self._queue: list[tuple[J, asyncio.Future[object]]] = []
         self._writer: asyncio.Task[None] | None = None
         self._last = 0.0
@@ -57,6 +66,12 @@ class GroupCommit(Generic[J]):
         while self._writer is not None:
             await asyncio.shield(self._writer)
 
+    async def _written(self, jobs: list[J]) -> Sequence[object]:
+        with self.on_loop() as here:
+            if here:
+                return self.write(jobs)
+        return await asyncio.to_thread(self.write, jobs)
+
     async def _run(self) -> None:
         try:
             while self._queue:
@@ -66,7 +81,7 @@ class GroupCommit(Generic[J]):
                     await asyncio.sleep(wait)
                 jobs, self._queue = self._queue, []
                 try:
-                    results = await asyncio.to_thread(self.write, [job for job, _ in jobs])
+                    results = await self._written([job for job, _ in jobs])
                 except Exception as exc:  # the whole group failed (the writer logs why)
                     results = [exc] * len(jobs)
                 self._last = time.monotonic()

@@ -63,6 +63,7 @@ from sqlalchemy.util import greenlet_spawn
 
 from notifier.ingest.pipeline import HeldConnection
 from notifier.ingest.service import Inbound, Ingestor, Receipt
+from notifier.store.db import write_lock_at_once
 
 log = logging.getLogger(__name__)
 
@@ -218,9 +219,9 @@ class GroupCommitter:
         """``apply(items)`` on the loop where it waits for nothing but its own fsync
         (SQLite, no other thread of this process writing); in a worker thread where it
         would wait for a pool connection's round trips or another writer's lock."""
-        lock = self.ingestor.write_lock
-        if lock is not None and not lock.locked():
-            return apply(items)
+        with write_lock_at_once(self.ingestor.factory) as ours:
+            if ours:
+                return apply(items)
         return await asyncio.to_thread(apply, items)
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -42,7 +41,7 @@ from notifier.ingest.pipeline import HeldConnection
 from notifier.ingest.records import AnyRecord, CustomerIn, OrderIn
 from notifier.ingest.rows import insert_many, key_in, update_many
 from notifier.store import idempotency
-from notifier.store.db import WRITE_LOCK, transaction
+from notifier.store.db import transaction
 from notifier.store.tables import InboundEvent
 from notifier.store.types import UTCDateTime
 
@@ -120,11 +119,6 @@ class Ingestor:
         if engine.dialect.name != "postgresql":
             return None
         return HeldConnection(engine, on_loop=on_loop)
-
-    @property
-    def write_lock(self) -> threading.Lock | None:
-        """SQLite: the lock this process's writers queue on (``store.db``); None otherwise."""
-        return self.factory.kw.get("info", {}).get(WRITE_LOCK)
 
     @staticmethod
     def pipelinable(items: Sequence[Inbound]) -> bool:

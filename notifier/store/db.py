@@ -78,7 +78,8 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
         # SQLite has one writer. Threads of one process queue on this lock instead of on
         # SQLite's busy handler, which sleeps in growing steps (1, 2, 5, 10 ms...) and
         # made concurrent sends wait several times longer than the writes themselves.
-        info[WRITE_LOCK] = threading.Lock()
+        # Reentrant: a writer on the event loop takes it first (write_lock_at_once).
+        info[WRITE_LOCK] = threading.RLock()
     return sessionmaker(engine, class_=Session, expire_on_commit=False, info=info)
 
 
@@ -89,6 +90,27 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     with lock or nullcontext(), factory() as session, session.begin():
         session.connection(execution_options={WRITE_OPTION: True})
         yield session
+
+
+@contextmanager
+def write_lock_at_once(factory: sessionmaker[Session]) -> Iterator[bool]:
+    """Whether this thread took the process's SQLite write lock without waiting; held
+    until the block ends (``transaction`` inside takes it again: it is reentrant).
+
+    A writer on the event loop (ingest's and dispatch's group commits) writes there when
+    it is True: a SQLite transaction waits for nothing but its own fsync, and a worker
+    thread would trade the interpreter lock with the loop in the middle of it, which cost
+    more CPU than the writes. When False (another thread is writing, or PostgreSQL, whose
+    statements wait for the network) it writes in a worker thread, so the loop never waits.
+    """
+    lock = factory.kw.get("info", {}).get(WRITE_LOCK)
+    if lock is None or not lock.acquire(blocking=False):
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        lock.release()
 
 
 def is_postgres(engine: Engine) -> bool:
