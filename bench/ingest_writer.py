@@ -50,9 +50,6 @@ def main() -> None:
     parser.add_argument("--statements", action="store_true")
     parser.add_argument("--pool", action="store_true",
                         help="each batch through the pool, as before the held connection")
-    parser.add_argument("--on-loop", action="store_true",
-                        help="PostgreSQL: the asyncio held connection, each batch inside "
-                             "greenlet_spawn on an event loop, as notifier api runs it")
     args = parser.parse_args()
     adapter = ShopifyAdapter([SECRET])
     now = datetime.now(UTC)
@@ -87,16 +84,13 @@ def main() -> None:
 
         ingestor = Ingestor(session_factory(engine), Settings(paths={"data_dir": tmp}))
         hold = getattr(ingestor, "hold", None)  # (absent before the pipeline: comparisons)
-        held = None if args.pool or hold is None else (
-            hold(on_loop=True) if args.on_loop else hold())
+        held = None if args.pool or hold is None else hold()
         loop = asyncio.new_event_loop()
 
         def apply(batch: list[Inbound]) -> list[Any]:
-            if held is not None and held.on_loop:
-                return loop.run_until_complete(
-                    greenlet_spawn(ingestor.receive_batch, batch, held=held))
-            return (ingestor.receive_batch(batch, held=held) if held is not None
-                    else ingestor.receive_batch(batch))
+            # As notifier api applies a batch: inside greenlet_spawn on the writer's loop.
+            return loop.run_until_complete(greenlet_spawn(
+                ingestor.receive_batch, batch, **({"held": held} if held is not None else {})))
 
         walls, cpus, servers = [], [], []
         for n in range(args.batches):
@@ -115,10 +109,7 @@ def main() -> None:
             assert all(a is not None and a.outcome == "applied" for a in answers), answers
         sent = held.sent if held is not None else 0
         if held is not None:
-            if held.on_loop:
-                loop.run_until_complete(greenlet_spawn(held.close))
-            else:
-                held.close()
+            loop.run_until_complete(greenlet_spawn(held.close))
         loop.close()
         engine.dispose()
     warm = slice(args.batches // 4, None)  # the first quarter warms caches and prepares

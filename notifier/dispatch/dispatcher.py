@@ -34,6 +34,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, time, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from notifier.compose import Composer, Links, RecipientError, RenderContext, ShopView
@@ -72,7 +73,7 @@ from notifier.offers.service import Reservation
 from notifier.pacing import RateLimiter
 from notifier.runtime import Runtime
 from notifier.store import outbox
-from notifier.store.db import transaction, write_lock_at_once
+from notifier.store.db import run_write, transaction
 from notifier.store.tables import Notification
 from notifier.testsend import from_payload
 from notifier.track.links import Tracked, link_token, open_token, rewrite
@@ -185,7 +186,7 @@ class Dispatcher:
             outcome["error"] += 1
         group: GroupCommit[Job] = GroupCommit(
             self.recorder.write, window_s=self.delivery.commit_window_ms / 1000,
-            on_loop=lambda: write_lock_at_once(self.runtime.sessions))
+            run=partial(run_write, self.runtime.sessions))
         gate = asyncio.Semaphore(self.delivery.concurrency)
         # Messages are made up to one per slot ahead of the sends: a slot that frees up
         # finds its next message rendered. Attempts are still begun only in a slot, just
@@ -195,8 +196,8 @@ class Dispatcher:
         async def one(notification_id: int, plan: Send) -> None:
             try:
                 async with ahead:
-                    made = await self._made(batch, notification_id, plan,
-                                            reserved.get(notification_id))
+                    made = self._made(batch, notification_id, plan,
+                                      reserved.get(notification_id))
                     if isinstance(made, Finish):
                         answered = group.post(End(notification_id, made, now))
                     else:
@@ -585,8 +586,8 @@ class Dispatcher:
 
     # -- acting: sends -----------------------------------------------------------------
 
-    async def _made(self, batch: Batch, notification_id: int, plan: Send,
-                    reservation: Reservation | None) -> Send | Finish:
+    def _made(self, batch: Batch, notification_id: int, plan: Send,
+              reservation: Reservation | None) -> Send | Finish:
         """The send with its message: rendered here, on the event loop, if its offer was
         just reserved, or the row's end when it cannot be made or the worker is stopping.
         (Renders are CPU work under the interpreter lock: a render thread gained nothing

@@ -11,11 +11,10 @@ queued together, at most every ``window_s``:
     await group.drain()                      # the batch ends with nothing left unwritten
 
 ``write(jobs)`` returns one result per job, an exception standing for that job's
-failure. It runs on the event loop while ``on_loop`` (a context manager saying whether
-it may, :func:`~notifier.store.db.write_lock_at_once`) says so: on SQLite, when no other
-thread of the process is writing, a group waits for nothing but its fsync, and a worker
-thread would trade the interpreter lock with the sends in the middle of it. Otherwise
-(PostgreSQL's round trips, another thread's transaction) it runs in a worker thread.
+failure. ``run(write, jobs)`` calls it: in a worker thread by default; the dispatcher
+passes :func:`~notifier.store.db.run_write`, which writes on the event loop when SQLite's
+write lock is free (a group then waits for nothing but its fsync, and a worker thread
+would trade the interpreter lock with the sends in the middle of it).
 A commit is never held until the batch ends: a crash loses at most the answers of the
 last window, whose attempts stay open and are judged by ``delivery.on_unknown`` like any
 call whose answer never came.
@@ -26,8 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 log = logging.getLogger(__name__)
@@ -40,11 +38,10 @@ class GroupCommit(Generic[J]):
 
     def __init__(self, write: Callable[[list[J]], Sequence[object]], *,
                  window_s: float,
-                 on_loop: Callable[[], AbstractContextManager[bool]] = lambda: nullcontext(False)
-                 ) -> None:
+                 run: Callable[..., Awaitable[Sequence[object]]] = asyncio.to_thread) -> None:
         self.write = write
         self.window_s = window_s
-        self.on_loop = on_loop
+        self.run = run
         self._queue: list[tuple[J, asyncio.Future[object]]] = []
         self._writer: asyncio.Task[None] | None = None
         self._last = 0.0
@@ -66,12 +63,6 @@ class GroupCommit(Generic[J]):
         while self._writer is not None:
             await asyncio.shield(self._writer)
 
-    async def _written(self, jobs: list[J]) -> Sequence[object]:
-        with self.on_loop() as here:
-            if here:
-                return self.write(jobs)
-        return await asyncio.to_thread(self.write, jobs)
-
     async def _run(self) -> None:
         try:
             while self._queue:
@@ -81,7 +72,7 @@ class GroupCommit(Generic[J]):
                     await asyncio.sleep(wait)
                 jobs, self._queue = self._queue, []
                 try:
-                    results = await self._written([job for job, _ in jobs])
+                    results = await self.run(self.write, [job for job, _ in jobs])
                 except Exception as exc:  # the whole group failed (the writer logs why)
                     results = [exc] * len(jobs)
                 self._last = time.monotonic()

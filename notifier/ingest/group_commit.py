@@ -57,17 +57,14 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, TypeVar
 
 from sqlalchemy.util import greenlet_spawn
 
 from notifier.ingest.pipeline import HeldConnection
 from notifier.ingest.service import Inbound, Ingestor, Receipt
-from notifier.store.db import write_lock_at_once
+from notifier.store.db import run_write
 
 log = logging.getLogger(__name__)
-
-_T = TypeVar("_T")
 
 
 @dataclass
@@ -139,7 +136,7 @@ class GroupCommitter:
         return lane.records >= self.max_records or len(lane.queue) >= lane.last_size
 
     async def _write(self, lane: _Lane) -> None:
-        held = self.ingestor.hold(on_loop=True)  # the writer's own connection (PostgreSQL)
+        held = self.ingestor.hold()  # the writer's own connection (PostgreSQL)
         try:
             while (batch := await self._next_batch(lane)) is not None:
                 try:
@@ -207,22 +204,13 @@ class GroupCommitter:
                      held: HeldConnection | None) -> list[Receipt | None]:
         if held is not None and self.ingestor.pipelinable(items):  # its waits are the loop's
             return await greenlet_spawn(self.ingestor.receive_batch, items, held=held)
-        return await self._blocking(self.ingestor.receive_batch, items)
+        return await run_write(self.ingestor.factory, self.ingestor.receive_batch, items)
 
     async def _alone(self, item: Inbound) -> Receipt | BaseException:
         try:
-            return await self._blocking(self.ingestor.receive_one, item)
+            return await run_write(self.ingestor.factory, self.ingestor.receive_one, item)
         except Exception as exc:  # it fails its own request only
             return exc
-
-    async def _blocking(self, apply: Callable[[Any], _T], items: Any) -> _T:
-        """``apply(items)`` on the loop where it waits for nothing but its own fsync
-        (SQLite, no other thread of this process writing); in a worker thread where it
-        would wait for a pool connection's round trips or another writer's lock."""
-        with write_lock_at_once(self.ingestor.factory) as ours:
-            if ours:
-                return apply(items)
-        return await asyncio.to_thread(apply, items)
 
 
 async def _woken(event: asyncio.Event, timeout: float) -> bool:

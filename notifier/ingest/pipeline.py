@@ -1,6 +1,6 @@
 """PostgreSQL statements sent in pipeline mode, on a connection one writer holds.
 
-    held = HeldConnection(engine)              # one per writer
+    held = HeldConnection(engine)              # one per writer; inside greenlet_spawn:
     with held.transaction() as pipe:           # BEGIN ... COMMIT
         rows = pipe.read(select_stmt, params)  # queued, not waited for
         pipe.write(update_stmt, params)        # queued; its error surfaces at the next wait
@@ -16,10 +16,11 @@ directly (SQLAlchemy's execution context was a third of the writer's Python), re
 are tuples with attribute access; timestamps come back aware in UTC as
 :class:`~notifier.store.types.UTCDateTime` returns them.
 
-``HeldConnection(engine, on_loop=True)`` holds a psycopg ``AsyncConnection`` instead, for
-a writer on the event loop (``group_commit.py``): the same code drives it from inside
-SQLAlchemy's ``greenlet_spawn``, each wait an ``await`` of the loop, so the loop serves
-requests while the server works and no second thread competes for the interpreter.
+The connection is a psycopg ``AsyncConnection`` of a writer on the event loop
+(``group_commit.py``), driven by this synchronous code from inside SQLAlchemy's
+``greenlet_spawn``: each psycopg call is awaited through :func:`sqlalchemy.util.await_`,
+so the loop serves requests while the server works and no second thread competes for
+the interpreter.
 
 The connection is the writer's own for as long as the writer lives (no pool checkout and
 no pre-ping per batch) and runs in autocommit mode, so the transaction is the explicit
@@ -111,23 +112,18 @@ def _built(shape: Any, fetched: list[tuple[Any, ...]]) -> list[Any]:
     return out
 
 
-def _at_once(value: Any) -> Any:
-    return value
-
-
 class Pipe:
     """Statements of one transaction, queued on the held connection."""
 
     def __init__(self, conn: Any, held: HeldConnection) -> None:
         self.conn = conn
         self.held = held
-        self._done = held.done  # what a psycopg call returned, finished
 
     def read(self, statement: sa.Executable, params: Mapping[str, Any]) -> Rows:
         """Queue ``statement``; the returned function waits for its rows."""
         cursor = self._send(statement, params)
         shape = _compiled(statement)[3]
-        return lambda: _built(shape, self._done(cursor.fetchall()))
+        return lambda: _built(shape, await_(cursor.fetchall()))
 
     def write(self, statement: sa.Executable, params: Mapping[str, Any]) -> None:
         """Queue ``statement``, its result not read (an error surfaces at the next wait)."""
@@ -138,29 +134,23 @@ class Pipe:
         cursor = self.conn.cursor()
         if filled:
             params = {**{name: fill() for name, fill in filled.items()}, **params}
-        self._done(cursor.execute(sql, [params[name] for name in names]))
+        await_(cursor.execute(sql, [params[name] for name in names]))
         self.held.sent += 1
         return cursor
 
     def command(self, sql: bytes) -> None:
-        self._done(self.conn.cursor().execute(sql, prepare=False))
+        await_(self.conn.cursor().execute(sql, prepare=False))
         self.held.sent += 1
 
 
 class HeldConnection:
     """A PostgreSQL connection of one writer, opened at its first transaction and kept in
-    pipeline mode until closed (leaving the mode costs a round trip of its own).
+    pipeline mode until closed (leaving the mode costs a round trip of its own); its
+    methods run inside ``greenlet_spawn`` on the writer's event loop."""
 
-    ``on_loop``: an asyncio connection whose every call is awaited through
-    :func:`sqlalchemy.util.await_`, so :meth:`transaction` and :meth:`close` run inside
-    ``greenlet_spawn`` on the writer's event loop."""
-
-    def __init__(self, engine: Engine, *, on_loop: bool = False) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.on_loop = on_loop
-        self.done: Callable[[Any], Any] = await_ if on_loop else _at_once
         self._conn: Any = None
-        self._fairy: Any = None
         self._pipeline: Any = None
         self._mode: Any = None  # the pipeline's context manager, left when closed
         self.sent = 0  # statements sent, BEGIN and COMMIT included (tests, benches)
@@ -171,32 +161,22 @@ class HeldConnection:
         return self._conn.info.backend_pid if self._conn is not None else None
 
     def _connect(self) -> Any:
-        if self.on_loop:
-            import psycopg  # (not loaded by a SQLite process)
+        import psycopg  # (not loaded by a SQLite process)
 
-            # The engine's own connection arguments: its JSON loader included.
-            args, kwargs = self.engine.dialect.create_connect_args(self.engine.url)
-            conn = self.done(psycopg.AsyncConnection.connect(*args, **kwargs,
-                                                             autocommit=True))
-            self._conn = conn
-        else:
-            fairy = self.engine.raw_connection()
-            conn = fairy.driver_connection
-            fairy.detach()  # ours until closed, not the pool's (closed, it is closed)
-            self._fairy, self._conn = fairy, conn
-            conn.rollback()  # the pool's pre-ping left a transaction open
-            conn.autocommit = True
+        # The engine's own connection arguments: its JSON loader included.
+        args, kwargs = self.engine.dialect.create_connect_args(self.engine.url)
+        conn = self._conn = await_(psycopg.AsyncConnection.connect(*args, **kwargs,
+                                                                   autocommit=True))
         try:
             # A raw payload (2.3 KB for an order) is compressed where it is stored: lz4
             # costs the server 0.45 ms per 24 of them, the default pglz 0.77 ms, and
             # takes a few percent more room. Values say how they were compressed, so any
             # connection reads them; a server built without lz4 keeps pglz.
-            self.done(conn.execute(b"SET default_toast_compression = lz4", prepare=False))
+            await_(conn.execute(b"SET default_toast_compression = lz4", prepare=False))
         except conn.Error as exc:
             log.info("ingest writer keeps the default TOAST compression: %s", exc)
         self._mode = conn.pipeline()
-        self._pipeline = self.done(self._mode.__aenter__() if self.on_loop
-                                   else self._mode.__enter__())
+        self._pipeline = await_(self._mode.__aenter__())
         return conn
 
     @contextmanager
@@ -213,7 +193,7 @@ class HeldConnection:
             pipe.command(b"BEGIN")
             yield pipe
             pipe.command(b"COMMIT")
-            self.done(self._pipeline.sync())
+            await_(self._pipeline.sync())
         except BaseException:
             self._abandon()
             raise
@@ -225,27 +205,24 @@ class HeldConnection:
             if not conn.broken and not conn.closed:
                 # The results still queued behind the error, skipped by the server.
                 with contextlib.suppress(conn.Error):
-                    self.done(self._pipeline.sync())
-                self.done(conn.cursor().execute(b"ROLLBACK", prepare=False))
-                self.done(self._pipeline.sync())
+                    await_(self._pipeline.sync())
+                await_(conn.cursor().execute(b"ROLLBACK", prepare=False))
+                await_(self._pipeline.sync())
                 return
         except Exception:  # the connection is not worth keeping
             log.warning("ingest writer connection dropped", exc_info=True)
         self.close()
 
     def close(self) -> None:
-        fairy, conn, mode = self._fairy, self._conn, self._mode
-        self._fairy, self._conn, self._pipeline, self._mode = None, None, None, None
+        conn, mode = self._conn, self._mode
+        self._conn, self._pipeline, self._mode = None, None, None
         try:
             if conn is not None and not conn.broken and mode is not None:
-                self.done(mode.__aexit__(None, None, None) if self.on_loop
-                          else mode.__exit__(None, None, None))
+                await_(mode.__aexit__(None, None, None))
         except Exception as exc:  # a connection lost meanwhile: nothing left to close
             log.debug("closing the ingest writer pipeline failed: %s", exc)
         try:
-            if fairy is not None:
-                fairy.close()
-            elif conn is not None:
-                self.done(conn.close())
+            if conn is not None:
+                await_(conn.close())
         except Exception:
             log.warning("closing the ingest writer connection failed", exc_info=True)

@@ -111,14 +111,12 @@ class Ingestor:
         self.factory = factory
         self.settings = settings
 
-    def hold(self, *, on_loop: bool = False) -> HeldConnection | None:
-        """A connection for one writer to pass to :meth:`receive_batch` (PostgreSQL; None
-        on SQLite, whose one writer gains nothing from it); ``on_loop``: an asyncio one,
-        for a batch run inside ``greenlet_spawn`` (``group_commit.py``)."""
+    def hold(self) -> HeldConnection | None:
+        """A connection for one writer to pass to :meth:`receive_batch` run inside
+        ``greenlet_spawn`` on its event loop (``group_commit.py``; PostgreSQL: None on
+        SQLite, whose one writer gains nothing from it)."""
         engine = self.factory.kw["bind"]
-        if engine.dialect.name != "postgresql":
-            return None
-        return HeldConnection(engine, on_loop=on_loop)
+        return HeldConnection(engine) if engine.dialect.name == "postgresql" else None
 
     @staticmethod
     def pipelinable(items: Sequence[Inbound]) -> bool:

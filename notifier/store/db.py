@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -16,6 +18,8 @@ from sqlmodel import Session
 
 WRITE_OPTION = "notifier_writes"
 WRITE_LOCK = "notifier_write_lock"
+
+_T = TypeVar("_T")
 
 
 def create_db_engine(url: str, *, echo: bool = False) -> Engine:
@@ -78,7 +82,7 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
         # SQLite has one writer. Threads of one process queue on this lock instead of on
         # SQLite's busy handler, which sleeps in growing steps (1, 2, 5, 10 ms...) and
         # made concurrent sends wait several times longer than the writes themselves.
-        # Reentrant: a writer on the event loop takes it first (write_lock_at_once).
+        # Reentrant: a writer on the event loop takes it first (run_write).
         info[WRITE_LOCK] = threading.RLock()
     return sessionmaker(engine, class_=Session, expire_on_commit=False, info=info)
 
@@ -92,25 +96,24 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
-@contextmanager
-def write_lock_at_once(factory: sessionmaker[Session]) -> Iterator[bool]:
-    """Whether this thread took the process's SQLite write lock without waiting; held
-    until the block ends (``transaction`` inside takes it again: it is reentrant).
+async def run_write(factory: sessionmaker[Session], write: Callable[..., _T], *args: Any) -> _T:
+    """``write(*args)``, called on the event loop if this thread takes the process's SQLite
+    write lock without waiting (held around the call; ``transaction`` inside takes it again:
+    it is reentrant), in a worker thread otherwise.
 
-    A writer on the event loop (ingest's and dispatch's group commits) writes there when
-    it is True: a SQLite transaction waits for nothing but its own fsync, and a worker
-    thread would trade the interpreter lock with the loop in the middle of it, which cost
-    more CPU than the writes. When False (another thread is writing, or PostgreSQL, whose
-    statements wait for the network) it writes in a worker thread, so the loop never waits.
+    Ingest's and dispatch's group commits write through this: a SQLite transaction waits
+    for nothing but its own fsync, and a worker thread would trade the interpreter lock
+    with the loop in the middle of it, which cost more CPU than the writes. Another
+    thread writing, or PostgreSQL (whose statements wait for the network, and which has
+    no such lock), sends it to a worker thread, so the loop never waits.
     """
     lock = factory.kw.get("info", {}).get(WRITE_LOCK)
-    if lock is None or not lock.acquire(blocking=False):
-        yield False
-        return
-    try:
-        yield True
-    finally:
-        lock.release()
+    if lock is not None and lock.acquire(blocking=False):
+        try:
+            return write(*args)
+        finally:
+            lock.release()
+    return await asyncio.to_thread(write, *args)
 
 
 def is_postgres(engine: Engine) -> bool:

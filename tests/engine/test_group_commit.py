@@ -78,7 +78,7 @@ def _quiet_group_failure_logs(caplog: pytest.LogCaptureFixture) -> None:
 
 async def test_plain_groups_write_what_the_general_path_writes(
         engine: Engine, runtime: Runtime, clock: FrozenClock,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        caplog: pytest.LogCaptureFixture) -> None:
     # On SQLite a group of plain begins and sent answers goes to the driver's cursor
     # (Recorder._write_plain, outbox.*_sqlite); it must leave the rows exactly as the
     # session's statements (Recorder._apply) do, as stored, byte for byte: the renewed
@@ -86,15 +86,9 @@ async def test_plain_groups_write_what_the_general_path_writes(
     # longer ours. On PostgreSQL both are the general path.
     p1, p2, g1, g2 = await _claimed(engine, runtime, clock, 4)
     recorder = engine.dispatcher.recorder
-    written_plain: list[int] = []
-    write_plain = recorder._write_plain
-
-    def spy(jobs: list[Job]) -> list[object]:
-        out = write_plain(jobs)
-        written_plain.append(len(jobs))
-        return out
-
-    monkeypatch.setattr(recorder, "_write_plain", spy)
+    # A failure on the driver falls back to the general path, which would pass the
+    # comparison below: the warning it logs says whether that happened.
+    caplog.set_level("WARNING", logger="notifier.dispatch.record")
 
     def plan(nid: int) -> Send:
         return Send("email", None, f"{nid}@example.pl", attempt_number=1, note="why")
@@ -107,7 +101,7 @@ async def test_plain_groups_write_what_the_general_path_writes(
     [a1] = recorder.write([Begin(p1, plan(p1), DUE)])
     [b1] = general([Begin(g1, plan(g1), DUE)])
     assert isinstance(a1, int) and isinstance(b1, int)
-    assert _stored(runtime, {p1: g1})
+    _assert_stored_alike(runtime, {p1: g1})
 
     clock.set(DUE + timedelta(seconds=40))
     sent, a2, lost = recorder.write([Answer(p1, a1, plan(p1), DUE, 7, provider_id="<p>"),
@@ -115,12 +109,11 @@ async def test_plain_groups_write_what_the_general_path_writes(
     assert general([Answer(g1, b1, plan(g1), DUE, 7, provider_id="<p>"),
                     Begin(g2, plan(g2), DUE)]) == [sent, ANY]
     assert sent == "sent" and isinstance(a2, int) and isinstance(lost, Lost)
-    assert _stored(runtime, {p1: g1, p2: g2})
-    if runtime.engine.dialect.name == "sqlite":
-        assert written_plain == [1, 3]
+    _assert_stored_alike(runtime, {p1: g1, p2: g2})
+    assert not [r for r in caplog.records if "failed on the driver" in r.getMessage()]
 
 
-def _stored(runtime: Runtime, pairs: dict[int, int]) -> bool:
+def _assert_stored_alike(runtime: Runtime, pairs: dict[int, int]) -> None:
     """Each notification of ``pairs`` and its attempts stored as its partner's are (the
     values as the database holds them: SQLite's text, not what a model parses back)."""
     def rows(table: str, key: str) -> dict[int, list[dict[str, object]]]:
@@ -136,7 +129,6 @@ def _stored(runtime: Runtime, pairs: dict[int, int]) -> bool:
     for mine, theirs in pairs.items():
         assert notifications[mine] == notifications[theirs]
         assert attempts[mine] == attempts[theirs] and attempts[mine]
-    return True
 
 
 # Columns that name the row or its order, not what was written.

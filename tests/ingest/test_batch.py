@@ -11,6 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.util import greenlet_spawn
 from sqlmodel import col, select
 
 from notifier.errors import PayloadError
@@ -42,8 +43,7 @@ def inbound(records: list[Any], *, key: str | None = None, now: datetime = T0,
     return Inbound("api", "orders", key, b"{}", now, tuple(records), error)
 
 
-def statements(runtime: Runtime, items: list[Inbound], *, ingestor: Ingestor | None = None,
-               held: Any = None) -> int:
+def statements(runtime: Runtime, items: list[Inbound], *, writer: Writer | None = None) -> int:
     seen: list[str] = []
 
     def count(*_args: Any) -> None:
@@ -51,8 +51,10 @@ def statements(runtime: Runtime, items: list[Inbound], *, ingestor: Ingestor | N
 
     sa.event.listen(runtime.engine, "before_cursor_execute", count)
     try:
-        ingestor = ingestor or Ingestor(runtime.sessions, runtime.settings)
-        ingestor.receive_batch(items, held=held)
+        if writer is not None:
+            writer.receive_batch(items)
+        else:
+            Ingestor(runtime.sessions, runtime.settings).receive_batch(items)
     finally:
         sa.event.remove(runtime.engine, "before_cursor_execute", count)
     return len(seen)
@@ -164,30 +166,46 @@ def test_two_writers_apply_every_request_once(runtime: Runtime) -> None:
 # -- the writer's own connection: on PostgreSQL its pipeline (Ingestor.hold) -------------
 
 
-def held_statements(runtime: Runtime, ingestor: Ingestor, held: Any,
-                    items: list[Inbound]) -> int:
+class Writer:
+    """A group-commit writer as ``notifier api`` runs one: its held connection (PostgreSQL;
+    None on SQLite) and its event loop, each batch applied inside ``greenlet_spawn``."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.ingestor = Ingestor(runtime.sessions, runtime.settings)
+        self.held = self.ingestor.hold()
+        self._loop = asyncio.Runner()
+
+    def receive_batch(self, items: list[Inbound]) -> list[Any]:
+        return self._loop.run(greenlet_spawn(self.ingestor.receive_batch, items,
+                                             held=self.held))
+
+    def __enter__(self) -> Writer:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.held is not None:
+            self._loop.run(greenlet_spawn(self.held.close))
+        self._loop.close()
+
+
+def held_statements(runtime: Runtime, writer: Writer, items: list[Inbound]) -> int:
     """Statements of a batch through SQLAlchemy and through the held connection."""
+    held = writer.held
     before = held.sent if held is not None else 0
-    through = statements(runtime, items, ingestor=ingestor, held=held)
+    through = statements(runtime, items, writer=writer)
     return through + (held.sent - before if held is not None else 0)
 
 
 def test_a_held_connection_runs_the_same_statements_for_1_and_50_orders(runtime: Runtime) -> None:
-    ingestor = Ingestor(runtime.sessions, runtime.settings)
-    held = ingestor.hold()
-    assert (held is None) == (runtime.engine.dialect.name == "sqlite")
-    try:
-        one = held_statements(runtime, ingestor, held, [inbound([order(0, customer=0)],
-                                                                key="k0")])
-        fifty = held_statements(runtime, ingestor, held, [
+    with Writer(runtime) as writer:
+        assert (writer.held is None) == (runtime.engine.dialect.name == "sqlite")
+        one = held_statements(runtime, writer, [inbound([order(0, customer=0)], key="k0")])
+        fifty = held_statements(runtime, writer, [
             inbound([order(n, customer=n)], key=f"k{n}") for n in range(1, 51)])
         assert fifty == one
-        again = held_statements(runtime, ingestor, held, [
+        again = held_statements(runtime, writer, [
             inbound([order(n, customer=n, updated=T0 + timedelta(1))]) for n in range(1, 51)])
         assert again <= one + 2
-    finally:
-        if held is not None:
-            held.close()
     with runtime.sessions() as session:
         assert len(session.exec(select(Order)).all()) == 51
         assert len(session.exec(select(Consent)).all()) == 51
@@ -195,23 +213,18 @@ def test_a_held_connection_runs_the_same_statements_for_1_and_50_orders(runtime:
 
 
 def test_a_held_connection_keeps_order_and_dedupe_inside_a_batch(runtime: Runtime) -> None:
-    ingestor = Ingestor(runtime.sessions, runtime.settings)
-    held = ingestor.hold()
     newer, older = order(1, customer=1, updated=T0 + timedelta(hours=1), total="20"), \
         order(1, customer=1, total="10")
-    try:
-        receipts = ingestor.receive_batch(
+    with Writer(runtime) as writer:
+        receipts = writer.receive_batch(
             [inbound([newer], key="e1"), inbound([older], key="e2"),
              inbound([order(2, customer=1)], key="e3"), inbound([order(3)], key="e1"),
-             inbound([], error=PayloadError("bad total", field="total"))], held=held)
+             inbound([], error=PayloadError("bad total", field="total"))])
         assert [r and r.outcome for r in receipts] == \
             ["applied", "stale", "applied", None, "rejected"]
-        again = ingestor.receive_batch([inbound([order(3)], key="e1"),
-                                        inbound([order(3)], key="e4")], held=held)
+        again = writer.receive_batch([inbound([order(3)], key="e1"),
+                                      inbound([order(3)], key="e4")])
         assert [r and r.outcome for r in again] == ["duplicate", "applied"]
-    finally:
-        if held is not None:
-            held.close()
     with runtime.sessions() as session:
         stored = session.exec(select(Order).where(Order.external_id == "O-1")).one()
         assert stored.total == Decimal("20")
@@ -230,18 +243,13 @@ def test_a_batch_failing_in_the_pipeline_leaves_nothing_and_the_connection_usabl
     # events and customers sent before it are rolled back with it.
     refused = OrderIn.model_construct(external_id="O-BAD", currency=None, total=Decimal(1),
                                       status="confirmed")
-    ingestor = Ingestor(runtime.sessions, runtime.settings)
-    held = ingestor.hold()
-    try:
-        with pytest.raises(sa.exc.IntegrityError if held is None else psycopg.IntegrityError):
-            ingestor.receive_batch([inbound([order(1, customer=1)], key="k1"),
-                                    inbound([refused], key="k-bad")], held=held)
-        [receipt] = ingestor.receive_batch([inbound([order(2, customer=2)], key="k2")],
-                                           held=held)
+    with Writer(runtime) as writer:
+        with pytest.raises(sa.exc.IntegrityError if writer.held is None
+                           else psycopg.IntegrityError):
+            writer.receive_batch([inbound([order(1, customer=1)], key="k1"),
+                                  inbound([refused], key="k-bad")])
+        [receipt] = writer.receive_batch([inbound([order(2, customer=2)], key="k2")])
         assert receipt is not None and receipt.outcome == "applied"
-    finally:
-        if held is not None:
-            held.close()
     with runtime.sessions() as session:
         assert [o.external_id for o in session.exec(select(Order))] == ["O-2"]
         assert [c.external_id for c in session.exec(select(Customer))] == ["C-2"]
