@@ -16,12 +16,12 @@ from notifier.compose import Links, RenderContext, ShopView
 from notifier.config import Settings
 from notifier.domain import Purpose
 from notifier.privacy import search
+from notifier.store.facts import facts_in
 from notifier.store.snapshots import (
     ENTITY_TABLES,
     cart_snapshot,
     customer_snapshot,
     order_snapshot,
-    related,
     shipment_snapshot,
 )
 from notifier.store.tables import Cart, Customer, Order, Shipment
@@ -108,14 +108,15 @@ def stored_context(session: Session, settings: Settings, ref: str, *, purpose: P
     row = session.get(table, int(raw_id)) if table is not None else None
     if row is None:
         return None
-    snaps = related(session, kind, [row])[0]
-    customer = snaps["customer"]
+    facts = facts_in(session, kind, [row])[0]
+    customer = facts.customer
     base = settings.server.public_url.rstrip("/")
     token = sign({"c": customer.id if customer else 0, "p": purpose.value},
                  settings.server.secret_key.get_secret_value())
-    shipment = snaps["shipment"]
+    shipment = facts.shipment
     return RenderContext(
-        **snaps, offer=None, shop=ShopView.from_settings(settings.shop),
+        customer=customer, order=facts.order, shipment=shipment, cart=facts.cart,
+        offer=None, shop=ShopView.from_settings(settings.shop),
         links=Links(unsubscribe=f"{base}/u/{token}", preferences=f"{base}/u/{token}",
                     tracking=shipment.tracking_url if shipment else None),
         now=now or datetime.now(UTC), purpose=purpose)

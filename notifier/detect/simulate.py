@@ -35,7 +35,8 @@ from notifier.detect.rules import Rule, RuleSet
 from notifier.detect.sampling import assign, customer_key
 from notifier.domain import Facts
 from notifier.errors import NotifierError
-from notifier.store.snapshots import ENTITY_TABLES, related
+from notifier.store.facts import facts_in
+from notifier.store.snapshots import ENTITY_TABLES
 from notifier.store.tables import Consent
 from notifier.transit.model import TransitModel
 
@@ -93,8 +94,7 @@ def simulate(factory: sessionmaker[Session], rules: RuleSet, start: datetime, en
                 if not rows:
                     break
                 last_id = rows[-1].id or last_id
-                for snaps in related(session, kind, rows):
-                    facts = Facts(**snaps, transit=transit)
+                for facts in facts_in(session, kind, rows, transit):
                     for rule in kind_rules:
                         _replay(session, rule, facts, result, show)
     return result

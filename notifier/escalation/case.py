@@ -20,8 +20,9 @@ from sqlmodel import Session, col, select
 from notifier.domain import CartSnapshot, CustomerSnapshot, OrderSnapshot, ShipmentSnapshot
 from notifier.escalation.incidents import prior_incidents
 from notifier.escalation.timeline import TimelineEntry, timeline
+from notifier.store.facts import facts_in
 from notifier.store.offer_tables import Offer
-from notifier.store.snapshots import ENTITY_TABLES, related
+from notifier.store.snapshots import ENTITY_TABLES
 from notifier.store.tables import Notification
 
 
@@ -98,9 +99,9 @@ def build_escalation(session: Session, *, notification: Notification, reason: st
                      incident_window: timedelta = timedelta(days=30)) -> Escalation:
     """Gather the case of ``notification`` as of ``now``; ``reason`` says why a person must act."""
     row = session.get(ENTITY_TABLES[notification.entity_kind], notification.entity_id)
-    snaps = (related(session, notification.entity_kind, [row])[0] if row is not None
-             else {"customer": None, "order": None, "shipment": None, "cart": None})
-    customer, order, cart = snaps["customer"], snaps["order"], snaps["cart"]
+    facts = facts_in(session, notification.entity_kind, [row])[0] if row is not None else None
+    customer, order, cart = ((facts.customer, facts.order, facts.cart) if facts
+                             else (None, None, None))
     customer_id = customer.id if customer else notification.customer_id
     offers: tuple[OfferSummary, ...] = ()
     incidents = 0
@@ -117,7 +118,7 @@ def build_escalation(session: Session, *, notification: Notification, reason: st
     return Escalation(
         notification_id=notification.id or 0, rule=notification.rule, step=notification.step,
         reason=reason, days_late=notification.days_late, created_at=now,
-        customer=customer, order=order, shipment=snaps["shipment"], cart=cart,
+        customer=customer, order=order, shipment=facts.shipment if facts else None, cart=cart,
         timeline=timeline(session, customer_id=customer_id,
                           order_id=order.id if order else None,
                           cart_id=cart.id if cart else None, limit=timeline_limit),

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlmodel import Session
 
 from notifier.domain import (
     CartSnapshot,
@@ -114,3 +115,12 @@ def facts_of(conn: sa.Connection, kind: str, rows: Sequence[Row],
             "transit": transit,
         }))
     return out
+
+
+def facts_in(session: Session, kind: str, rows: Sequence[Row],
+             transit: TransitModel | None = None) -> list[Facts]:
+    """:func:`facts_of` inside an ORM session, for ORM rows of ``kind`` (a preview, a
+    simulation, an escalation): its pending changes are flushed first, as an ORM query
+    would, so the related rows read are the ones the session sees."""
+    session.flush()
+    return facts_of(session.connection(), kind, rows, transit)

@@ -1,18 +1,15 @@
-"""Rows to frozen snapshots, and the related snapshots of a batch loaded in bulk.
+"""Rows to frozen snapshots.
 
 Detection and composition never see ORM rows: a rule's ``when`` and a template read the
-same snapshot fields. Loading is batched (one query per related table per batch) so a
-tick costs a handful of queries whatever the batch size.
+same snapshot fields. A row here is anything with the columns as attributes: an ORM row or
+a Core row. The related snapshots of a batch are loaded by :mod:`notifier.store.facts`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
-
-from sqlmodel import Session, col, select
 
 from notifier.domain import (
     CartSnapshot,
@@ -95,48 +92,3 @@ def cart_snapshot(row: Cart) -> CartSnapshot:
         "email": row.email, "phone": row.phone, "last_activity_at": row.last_activity_at,
         "completed_at": row.completed_at, "deleted_at": row.deleted_at,
     })
-
-
-def _by_id(session: Session, table: Any, ids: set[int]) -> dict[int, Any]:
-    if not ids:
-        return {}
-    return {r.id: r for r in session.exec(select(table).where(col(table.id).in_(ids))).all()}
-
-
-def related(session: Session, kind: str, rows: Sequence[Any]) -> list[dict[str, Any]]:
-    """For each row of ``kind``, the snapshots a rule sees: customer, order, shipment, cart.
-
-    A shipment sees its order and the order's customer; an order sees its latest
-    shipment; a cart sees its customer.
-    """
-    orders: dict[int, Order] = {}
-    latest_shipment: dict[int, Shipment] = {}
-    if kind == "shipment":
-        orders = _by_id(session, Order, {r.order_id for r in rows if r.order_id})
-    elif kind == "order":
-        orders = {r.id: r for r in rows}
-        stmt = select(Shipment).where(col(Shipment.order_id).in_(list(orders)))
-        for shipment in session.exec(stmt).all():
-            held = latest_shipment.get(shipment.order_id or 0)
-            if held is None or (shipment.id or 0) > (held.id or 0):
-                latest_shipment[shipment.order_id or 0] = shipment
-    customer_ids = {o.customer_id for o in orders.values() if o.customer_id}
-    if kind == "cart":
-        customer_ids = {r.customer_id for r in rows if r.customer_id}
-    customers = _by_id(session, Customer, customer_ids)
-
-    out = []
-    for row in rows:
-        snap: dict[str, Any] = {"customer": None, "order": None, "shipment": None, "cart": None}
-        if kind == "cart":
-            snap["cart"] = cart_snapshot(row)
-            customer = customers.get(row.customer_id)
-        else:
-            order = orders.get(row.order_id if kind == "shipment" else row.id)
-            snap["order"] = order_snapshot(order) if order else None
-            shipment = row if kind == "shipment" else latest_shipment.get(row.id)
-            snap["shipment"] = shipment_snapshot(shipment) if shipment else None
-            customer = customers.get(order.customer_id) if order and order.customer_id else None
-        snap["customer"] = customer_snapshot(customer) if customer else None
-        out.append(snap)
-    return out
