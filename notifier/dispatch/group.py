@@ -28,6 +28,8 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
+from notifier.store.db import settle
+
 log = logging.getLogger(__name__)
 
 J = TypeVar("J")
@@ -76,13 +78,8 @@ class GroupCommit(Generic[J]):
                 except Exception as exc:  # the whole group failed (the writer logs why)
                     results = [exc] * len(jobs)
                 self._last = time.monotonic()
-                for (_, future), result in zip(jobs, results, strict=True):
-                    if future.done():
-                        continue
-                    if isinstance(result, BaseException):
-                        future.set_exception(result)
-                    else:
-                        future.set_result(result)
+                settle((future, result)
+                       for (_, future), result in zip(jobs, results, strict=True))
         finally:
             self._writer = None
             for _, future in self._queue:  # cancelled mid-wait: nothing more is written

@@ -62,7 +62,7 @@ from sqlalchemy.util import greenlet_spawn
 
 from notifier.ingest.pipeline import HeldConnection
 from notifier.ingest.service import Inbound, Ingestor, Receipt
-from notifier.store.db import run_write
+from notifier.store.db import run_write, settle
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +143,7 @@ class GroupCommitter:
                     await self._commit(lane, batch, held)
                 except Exception as exc:  # never leave a request waiting for ever
                     log.exception("ingest writer failed")
-                    _answer([(waiting, exc) for waiting in batch])
+                    settle((waiting.future, exc) for waiting in batch)
                 lane.free += 1
         finally:
             if held is not None:
@@ -194,8 +194,8 @@ class GroupCommitter:
         lane.last_commit, lane.last_size = time.monotonic(), len(batch)
         self.on_batch(len(batch))
         deferred = [w for w, answer in zip(batch, answers, strict=True) if answer is None]
-        _answer([(w, answer) for w, answer in zip(batch, answers, strict=True)
-                 if answer is not None])
+        settle((w.future, answer) for w, answer in zip(batch, answers, strict=True)
+               if answer is not None)
         if deferred:
             lane.queue.extendleft(reversed(deferred))
             lane.records += sum(_weight(w.item) for w in deferred)
@@ -224,14 +224,3 @@ async def _woken(event: asyncio.Event, timeout: float) -> bool:
 
 def _weight(item: Inbound) -> int:
     return max(1, len(item.records))
-
-
-def _answer(answers: list[tuple[_Waiting, Receipt | BaseException]]) -> None:
-    for waiting, answer in answers:
-        future = waiting.future
-        if future.done():  # the client went away
-            continue
-        if isinstance(answer, BaseException):
-            future.set_exception(answer)
-        else:
-            future.set_result(answer)

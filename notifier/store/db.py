@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, TypeVar
@@ -114,6 +114,18 @@ async def run_write(factory: sessionmaker[Session], write: Callable[..., _T], *a
         finally:
             lock.release()
     return await asyncio.to_thread(write, *args)
+
+
+def settle(answers: Iterable[tuple[asyncio.Future[Any], object]]) -> None:
+    """A group commit's other end: each waiting future gets its result, or raises it when
+    the result is an exception; one already done (its caller went away) is left as it is."""
+    for future, answer in answers:
+        if future.done():
+            continue
+        if isinstance(answer, BaseException):
+            future.set_exception(answer)
+        else:
+            future.set_result(answer)
 
 
 def is_postgres(engine: Engine) -> bool:
