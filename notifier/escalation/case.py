@@ -17,7 +17,13 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from notifier.domain import CartSnapshot, CustomerSnapshot, OrderSnapshot, ShipmentSnapshot
+from notifier.domain import (
+    CartSnapshot,
+    CustomerSnapshot,
+    Facts,
+    OrderSnapshot,
+    ShipmentSnapshot,
+)
 from notifier.escalation.incidents import prior_incidents
 from notifier.escalation.timeline import TimelineEntry, timeline
 from notifier.store.facts import facts_in
@@ -99,9 +105,8 @@ def build_escalation(session: Session, *, notification: Notification, reason: st
                      incident_window: timedelta = timedelta(days=30)) -> Escalation:
     """Gather the case of ``notification`` as of ``now``; ``reason`` says why a person must act."""
     row = session.get(ENTITY_TABLES[notification.entity_kind], notification.entity_id)
-    facts = facts_in(session, notification.entity_kind, [row])[0] if row is not None else None
-    customer, order, cart = ((facts.customer, facts.order, facts.cart) if facts
-                             else (None, None, None))
+    facts = facts_in(session, notification.entity_kind, [row])[0] if row is not None else Facts()
+    customer, order, cart = facts.customer, facts.order, facts.cart
     customer_id = customer.id if customer else notification.customer_id
     offers: tuple[OfferSummary, ...] = ()
     incidents = 0
@@ -118,7 +123,7 @@ def build_escalation(session: Session, *, notification: Notification, reason: st
     return Escalation(
         notification_id=notification.id or 0, rule=notification.rule, step=notification.step,
         reason=reason, days_late=notification.days_late, created_at=now,
-        customer=customer, order=order, shipment=facts.shipment if facts else None, cart=cart,
+        customer=customer, order=order, shipment=facts.shipment, cart=cart,
         timeline=timeline(session, customer_id=customer_id,
                           order_id=order.id if order else None,
                           cart_id=cart.id if cart else None, limit=timeline_limit),
