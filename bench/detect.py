@@ -3,6 +3,7 @@
     .venv/bin/python bench/detect.py                                   # SQLite, 100k with 10k due
     .venv/bin/python bench/detect.py --database postgresql --stored 1000000 --due 10000
     .venv/bin/python bench/detect.py --stored 10000 --due 1000         # a quick run
+    .venv/bin/python bench/detect.py --database postgresql --lanes 1   # one lane, to compare
 
 Orders are bulk-inserted (core INSERT, not the ORM) with ``next_check_at`` spread over the
 next 30 days, except ``--due`` of them (chosen at random, fixed seed) whose time has come
@@ -12,7 +13,9 @@ go to stdout, the last line is ONE JSON object (bench, database, stored, due, ti
 per_due_us, idle_ms: the next idle tick, warm; the first one also pays for first use of
 the connection and compiled statements and is printed above; cpu_us: this process's CPU
 per due row in the due tick, which a loaded machine inflates far less than the wall
-clock — on PostgreSQL the server's share is not in it); nothing is asserted.
+clock — on PostgreSQL the server's share is not in it; lanes: how many lanes the tick
+scanned in, by default the engine's own choice, 2 on PostgreSQL and 1 on SQLite); nothing
+is asserted.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from bench_support import REPO, migrated_database
 
 from notifier.cli import _freeze_start_up
 from notifier.config import Settings
-from notifier.detect.scan import scan
+from notifier.detect.scan import default_lanes, scan
 from notifier.pipeline import build_engine
 from notifier.runtime import create_runtime
 from notifier.store.db import create_db_engine
@@ -74,7 +77,8 @@ def seed(engine: sa.Engine, size: int, due_count: int) -> int:
     return due
 
 
-def measure(url: str, size: int, due_count: int, workdir: Path) -> dict[str, object]:
+def measure(url: str, size: int, due_count: int, workdir: Path,
+            lanes: int | None = None) -> dict[str, object]:
     engine = create_db_engine(url)
     started = time.perf_counter()
     due = seed(engine, size, due_count)
@@ -88,10 +92,11 @@ def measure(url: str, size: int, due_count: int, workdir: Path) -> dict[str, obj
     runtime = create_runtime(settings, engine=engine)
     rules = build_engine(runtime, channels={}).rules()
     _freeze_start_up()  # what `notifier serve` and `notifier worker` do once started
+    lanes = default_lanes(runtime.sessions) if lanes is None else lanes
 
     def timed(moment: datetime) -> tuple[float, int, int, float]:
         t, cpu = time.perf_counter(), time.process_time()
-        result = scan(runtime.sessions, rules, moment)
+        result = scan(runtime.sessions, rules, moment, lanes=lanes)
         return (time.perf_counter() - t, result.rows, sum(result.created.values()),
                 time.process_time() - cpu)
 
@@ -102,13 +107,13 @@ def measure(url: str, size: int, due_count: int, workdir: Path) -> dict[str, obj
           f"seed {seeded:6.1f}s  | idle tick {idle_before[0] * 1000:7.1f} ms  "
           f"| due tick {burst[0] * 1000:8.1f} ms ({burst[1]:,} rows, {burst[2]:,} created, "
           f"{burst[0] / max(burst[1], 1) * 1e3:.3f} ms/row)  "
-          f"| next idle tick {idle_after[0] * 1000:6.1f} ms", flush=True)
+          f"| next idle tick {idle_after[0] * 1000:6.1f} ms  | {lanes} lane(s)", flush=True)
     engine.dispose()
     return {"bench": "detect", "database": engine.dialect.name, "stored": size, "due": due,
             "tick_s": round(burst[0], 3),
             "per_due_us": round(burst[0] / max(burst[1], 1) * 1e6, 1),
             "idle_ms": round(idle_after[0] * 1000, 1),
-            "cpu_us": round(burst[3] / max(burst[1], 1) * 1e6, 1)}
+            "cpu_us": round(burst[3] / max(burst[1], 1) * 1e6, 1), "lanes": lanes}
 
 
 def main() -> None:
@@ -116,10 +121,12 @@ def main() -> None:
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--stored", type=int, default=100_000, help="orders stored")
     parser.add_argument("--due", type=int, default=10_000, help="of which due now")
+    parser.add_argument("--lanes", type=int, default=None,
+                        help="lanes a tick scans in (default: the engine's choice)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, migrated_database(args.database,
                                                                    Path(tmp)) as url:
-        figures = measure(url, args.stored, args.due, Path(tmp))
+        figures = measure(url, args.stored, args.due, Path(tmp), args.lanes)
     print(json.dumps(figures))
 
 

@@ -180,3 +180,29 @@ async def test_late_parcel_warned_before_the_promise_breaks(
     [n] = notifications(runtime, rule="shipment-late")
     assert n.status == "sent" and n.days_late == 2
     assert n.detected_at < datetime(2026, 12, 3, 22, 59, 59, tzinfo=UTC)
+
+
+def test_lanes_take_disjoint_batches_and_claim_each_case_once(runtime: Runtime,
+                                                              engine: Engine) -> None:
+    """Three lanes over small batches (many short races for the same due rows): every
+    due order is looked at once and claimed once, and each row's next check moves on."""
+    from sqlmodel import select
+
+    from notifier.detect.scan import default_lanes, scan
+    from notifier.store.tables import Order
+
+    for i in range(60):
+        put(runtime, "order", order(external_id=f"o{i}",
+                                    customer={**ANNA, "external_id": f"c{i}",
+                                              "email": f"c{i}@example.pl"}), now=T0)
+    at = UNSHIPPED_DUE + timedelta(minutes=5)
+    found = scan(runtime.sessions, engine.rules(), at, batch_size=7, lanes=3)
+    assert found.rows == 60
+    assert sum(found.created.values()) == 60 == len(notifications(runtime))
+    assert sorted(n.entity_id for n in notifications(runtime)) == list(range(1, 61))
+    with runtime.sessions() as session:
+        checks = session.exec(select(Order.next_check_at)).all()
+    assert all(c is None or c > at for c in checks)
+    assert scan(runtime.sessions, engine.rules(), at, lanes=3).rows == 0
+    expected = 2 if runtime.engine.dialect.name == "postgresql" else 1
+    assert default_lanes(runtime.sessions) == expected
