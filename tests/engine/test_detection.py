@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from sqlmodel import select
+
 from notifier.clock import FrozenClock
+from notifier.detect.scan import default_lanes, scan
 from notifier.pipeline import Engine
 from notifier.runtime import Runtime
+from notifier.store.tables import Order
 from tests.engine.conftest import notifications, outbox_files, put, read_json, tick
 
 T0 = datetime(2026, 11, 30, 9, 15, tzinfo=UTC)  # Monday 10:15 in Warsaw
@@ -186,11 +190,6 @@ def test_lanes_take_disjoint_batches_and_claim_each_case_once(runtime: Runtime,
                                                               engine: Engine) -> None:
     """Three lanes over small batches (many short races for the same due rows): every
     due order is looked at once and claimed once, and each row's next check moves on."""
-    from sqlmodel import select
-
-    from notifier.detect.scan import default_lanes, scan
-    from notifier.store.tables import Order
-
     for i in range(60):
         put(runtime, "order", order(external_id=f"o{i}",
                                     customer={**ANNA, "external_id": f"c{i}",
