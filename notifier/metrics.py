@@ -15,6 +15,8 @@ Counted where it happens, in the process that does it:
   ``permanent`` or ``transient``;
 - ``notifier_ingest_batch_requests``: requests per group-commit batch of ingest (one
   transaction each, see ``ingest/group_commit.py``);
+- ``notifier_ingest_batch_seconds``: how long each such batch took to apply and commit,
+  which every request in it waited for (a slow disk's fsync shows here first);
 - ``notifier_build_info{version,python}``: 1.
 
 Read from the database at scrape time (so every worker's work counts, whichever process
@@ -52,6 +54,8 @@ MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Provider calls take from a millisecond (file, local relay) to tens of seconds (a slow API).
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+# A batch's apply and durable commit: a few milliseconds, unless the disk stalls.
+BATCH_SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 SEND_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
@@ -73,6 +77,9 @@ class Metrics:
         self.ingest_batches = Histogram("notifier_ingest_batch_requests",
                                         "Requests per group-commit batch of ingest",
                                         buckets=BATCH_BUCKETS, registry=r)
+        self.ingest_batch_seconds = Histogram(
+            "notifier_ingest_batch_seconds", "Apply and commit time of an ingest batch",
+            buckets=BATCH_SECONDS_BUCKETS, registry=r)
         self.build_info = Gauge("notifier_build_info", "Version of this notifier",
                                 ["version", "python"], registry=r, multiprocess_mode="max")
         self.build_info.labels(__version__, platform.python_version()).set(1)
@@ -80,8 +87,9 @@ class Metrics:
     def event(self, source: str, topic: str, outcome: str) -> None:
         self.events.labels(source, topic, outcome).inc()
 
-    def ingest_batch(self, requests: int) -> None:
+    def ingest_batch(self, requests: int, seconds: float) -> None:
         self.ingest_batches.observe(requests)
+        self.ingest_batch_seconds.observe(seconds)
 
     def notification(self, rule: str, channel: str | None, status: str, n: int = 1) -> None:
         self.notifications.labels(rule, channel or "", status).inc(n)

@@ -93,10 +93,10 @@ class GroupCommitter:
 
     def __init__(self, ingestor: Ingestor, *, max_records: int = 200,
                  window: timedelta = timedelta(milliseconds=5), idle_s: float = 2.0,
-                 on_batch: Callable[[int], None] = lambda _requests: None,
+                 on_batch: Callable[[int, float], None] = lambda _requests, _s: None,
                  writers: int = 1) -> None:
         self.ingestor = ingestor
-        self.on_batch = on_batch  # told each batch's number of requests (a metric)
+        self.on_batch = on_batch  # told each batch's requests and seconds (metrics)
         self.max_records = max_records
         self.window = window.total_seconds()
         self.idle_s = idle_s
@@ -184,6 +184,7 @@ class GroupCommitter:
     async def _commit(self, lane: _Lane, batch: list[_Waiting],
                       held: HeldConnection | None) -> None:
         items = [w.item for w in batch]
+        started = time.monotonic()
         try:
             answers: list[Receipt | BaseException | None] = list(
                 await self._apply(items, held))
@@ -192,7 +193,7 @@ class GroupCommitter:
                         len(batch), type(exc).__name__, exc)
             answers = [await self._alone(item) for item in items]
         lane.last_commit, lane.last_size = time.monotonic(), len(batch)
-        self.on_batch(len(batch))
+        self.on_batch(len(batch), lane.last_commit - started)
         deferred = [w for w, answer in zip(batch, answers, strict=True) if answer is None]
         settle((w.future, answer) for w, answer in zip(batch, answers, strict=True)
                if answer is not None)

@@ -125,9 +125,10 @@ def test_a_record_the_database_refuses_fails_only_its_own_request(runtime: Runti
 @pytest.mark.parametrize("max_records", [1, 3])
 def test_batches_hold_at_most_max_records(runtime: Runtime, max_records: int) -> None:
     sizes: list[int] = []
+    took: list[float] = []
     committer = GroupCommitter(Ingestor(runtime.sessions, runtime.settings),
                                max_records=max_records, window=timedelta(milliseconds=50),
-                               on_batch=sizes.append)
+                               on_batch=lambda n, s: (sizes.append(n), took.append(s)))
 
     async def post_all() -> list[Any]:
         return await asyncio.gather(*(committer.receive(inbound([order(n)], key=f"k{n}"))
@@ -135,6 +136,7 @@ def test_batches_hold_at_most_max_records(runtime: Runtime, max_records: int) ->
 
     assert [a.outcome for a in asyncio.run(post_all())] == ["applied"] * 7
     assert sum(sizes) == 7 and max(sizes) <= max_records and len(sizes) >= 7 / max_records
+    assert len(took) == len(sizes) and all(s > 0 for s in took)
 
 
 def test_two_writers_apply_every_request_once(runtime: Runtime) -> None:

@@ -231,3 +231,7 @@ def test_32_clients_get_what_was_stored(runtime: Runtime, live_url: str) -> None
     total = float(re.search(r"^notifier_ingest_batch_requests_sum (\S+)$", metrics, re.M)[1])
     assert total >= len(first) + len(mix)  # a deferred repeat is counted in two batches
     assert count < len(first) + len(mix) / 2
+    # Each batch's apply and commit time is observed once.
+    timed = float(re.search(r"^notifier_ingest_batch_seconds_count (\S+)$", metrics, re.M)[1])
+    took = float(re.search(r"^notifier_ingest_batch_seconds_sum (\S+)$", metrics, re.M)[1])
+    assert timed == count and took > 0
