@@ -35,7 +35,6 @@ import asyncio
 import copy
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -49,6 +48,7 @@ from pathlib import Path
 import http_load
 import httpx
 from bench_support import REPO, free_port, migrated_database
+from prometheus_client.parser import text_string_to_metric_families
 
 from notifier.config import Settings
 from notifier.ingest.records import AnyRecord
@@ -185,10 +185,12 @@ def batch_times(port: int) -> dict[str, float]:
     mean apply-and-commit time, and how many took longer than 100 ms (each such batch
     held every request in it that long: one is about 1% of 3,000 requests at 32 clients)."""
     text = httpx.get(f"http://127.0.0.1:{port}/metrics", trust_env=False).text
-    name = "notifier_ingest_batch_seconds"
-    count = float(re.search(rf"^{name}_count (\S+)$", text, re.M)[1])
-    total = float(re.search(rf"^{name}_sum (\S+)$", text, re.M)[1])
-    within = float(re.search(rf'^{name}_bucket{{le="0.1"}} (\S+)$', text, re.M)[1])
+    [family] = [f for f in text_string_to_metric_families(text)
+                if f.name == "notifier_ingest_batch_seconds"]
+    values = {(s.name, s.labels.get("le")): s.value for s in family.samples}
+    count = values[(f"{family.name}_count", None)]
+    total = values[(f"{family.name}_sum", None)]
+    within = values[(f"{family.name}_bucket", "0.1")]
     return {"batches": count, "batch_ms": total * 1000 / max(count, 1),
             "slow_batches": count - within}
 

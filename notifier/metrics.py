@@ -52,10 +52,10 @@ from notifier.store.tables import Notification
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-# Provider calls take from a millisecond (file, local relay) to tens of seconds (a slow API).
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 # A batch's apply and durable commit: a few milliseconds, unless the disk stalls.
 BATCH_SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+# Provider calls take from a millisecond (file, local relay) to tens of seconds (a slow API).
 SEND_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 

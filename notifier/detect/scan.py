@@ -22,6 +22,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -75,17 +76,16 @@ def scan(
     lanes = default_lanes(factory) if lanes is None else lanes
     result = ScanResult()
     for kind in sorted(_kinds_due(factory, rules.entities, now)):
-        kind_rules = rules.for_entity(kind)
+        scan_lane = partial(_lane, factory, kind, rules.for_entity(kind), now, batch_size,
+                            transit)
         if lanes <= 1:
-            _lane(factory, kind, kind_rules, now, batch_size, transit, result)
+            result.add(scan_lane())
             continue
         # Batches are taken FOR UPDATE SKIP LOCKED, so each lane gets rows the others do
         # not hold; a lane stops at its first short batch (the rest are the others').
         with ThreadPoolExecutor(lanes, thread_name_prefix="detect-lane") as pool:
-            found = [pool.submit(_lane, factory, kind, kind_rules, now, batch_size, transit,
-                                 ScanResult()) for _ in range(lanes)]
-        for lane in found:
-            result.add(lane.result())
+            for found in [pool.submit(scan_lane) for _ in range(lanes)]:
+                result.add(found.result())
     if result.rows:
         log.info(
             "scan at %s: %d rows, created %s", now.isoformat(), result.rows, dict(result.created)
@@ -106,8 +106,9 @@ def _kinds_due(factory: sessionmaker[Session], kinds: frozenset[str],
 
 
 def _lane(factory: sessionmaker[Session], kind: str, rules: tuple[Rule, ...], now: datetime,
-          batch_size: int, transit: TransitModel | None, result: ScanResult) -> ScanResult:
+          batch_size: int, transit: TransitModel | None) -> ScanResult:
     """Scan batches of ``kind``, each in its own transaction, until one comes up short."""
+    result = ScanResult()
     while True:
         with transaction(factory) as session:
             taken = _scan_batch(session, kind, rules, now, batch_size, result, transit)
